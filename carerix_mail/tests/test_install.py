@@ -1,5 +1,7 @@
 from odoo.tests import TransactionCase, tagged
 
+from odoo.addons.carerix_mail import engine
+
 
 @tagged("post_install", "-at_install")
 class TestInstall(TransactionCase):
@@ -9,7 +11,5 @@ class TestInstall(TransactionCase):
         self.assertEqual(module.latest_version, "18.0.1.0.0")
 
     def test_engine_importable_from_addon(self):
-        from odoo.addons.carerix_mail import engine
-
         self.assertTrue(callable(engine.ConnectionSettings))
         self.assertEqual(engine.default_port("imap", "ssl"), 993)

@@ -1,0 +1,276 @@
+"""POP3 access by UIDL: new messages only, deletion only when the caller says so.
+
+Usage::
+
+    with Pop3Mailbox(settings) as mailbox:
+        for message in mailbox.new_messages(known_uidls):
+            store(message)
+        commit()
+        mailbox.delete(uidls_to_delete(archived, mailbox.uidls(), keep, days, now))
+    # DELE marks are applied by the QUIT sent on a clean exit. When an exception
+    # leaves the block the socket is closed without QUIT, so nothing is deleted.
+"""
+
+import dataclasses
+import datetime
+import logging
+import poplib
+import socket
+
+from .errors import (
+    MailError,
+    StartTlsNotOffered,
+    translate_exception,
+)
+
+_logger = logging.getLogger(__name__)
+
+# poplib refuses lines over 2048 bytes; real mail (unwrapped HTML) has longer ones.
+_MAX_LINE = 1_000_000
+
+
+@dataclasses.dataclass(frozen=True)
+class PopMessage:
+    """One message; ``raw`` is None (and ``oversize`` True) past the size limit."""
+
+    uidl: str
+    size: int
+    raw: bytes | None
+    oversize: bool = False
+    msgnum: int = 0
+
+
+class _Phase:
+    def __init__(self):
+        self.value = "connect"
+
+
+class _EnginePOP3(poplib.POP3):
+    """poplib connection: connect timeout, then read timeout, optional TLS."""
+
+    def __init__(self, host, port, settings, ssl_context, phase):
+        self._engine_settings = settings
+        self._engine_ssl_context = ssl_context
+        self._engine_phase = phase
+        super().__init__(host, port, timeout=settings.connect_timeout)
+
+    def _create_socket(self, timeout):
+        sock = socket.create_connection((self.host, self.port), timeout)
+        self._engine_phase.value = "read"
+        try:
+            sock.settimeout(self._engine_settings.read_timeout)
+            if self._engine_ssl_context is not None:
+                sock = self._engine_ssl_context.wrap_socket(
+                    sock, server_hostname=self.host
+                )
+                self._tls_established = True
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    def _getline(self):
+        line = self.file.readline(_MAX_LINE + 1)
+        if len(line) > _MAX_LINE:
+            raise poplib.error_proto("-ERR line too long")
+        if not line:
+            raise poplib.error_proto("-ERR EOF")
+        octets = len(line)
+        if line[-2:] == b"\r\n":
+            return line[:-2], octets
+        if line[:1] == b"\r":
+            return line[1:-1], octets
+        return line[:-1], octets
+
+
+def _ascii(value):
+    return value.decode("ascii", "replace") if isinstance(value, bytes) else value
+
+
+class Pop3Mailbox:
+    """A logged-in POP3 session; use as a context manager.
+
+    ``__enter__`` connects (POP3S, or POP3 upgraded with STLS, or plaintext only
+    for security ``none``) and logs in with USER/PASS. ``__exit__`` sends QUIT
+    (which applies :meth:`delete` marks) only when no exception is propagating;
+    otherwise it just closes the socket and the server deletes nothing.
+    """
+
+    def __init__(self, settings):
+        if settings.protocol != "pop3":
+            raise ValueError("Pop3Mailbox needs protocol 'pop3'")
+        self.settings = settings
+        self._pop = None
+        self._phase = _Phase()
+        self._listing = None
+        self.deleted = []
+
+    def __enter__(self):
+        self.connect()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is None:
+            self.quit()
+        else:
+            self.close()
+        return False
+
+    def _translate(self, exc):
+        return translate_exception(exc, self.settings, phase=self._phase.value)
+
+    def _call(self, method, *args):
+        try:
+            return getattr(self.pop, method)(*args)
+        except MailError:
+            raise
+        except Exception as exc:
+            raise self._translate(exc) from exc
+
+    @property
+    def pop(self):
+        if self._pop is None:
+            raise RuntimeError("the mailbox is not connected")
+        return self._pop
+
+    def connect(self):
+        settings = self.settings
+        self._phase = _Phase()
+        context = None
+        if settings.security in ("ssl", "starttls"):
+            context = settings.ssl_context()
+        params = {"host": settings.host, "port": settings.port, "login": settings.login}
+        try:
+            self._pop = _EnginePOP3(
+                settings.host,
+                settings.port,
+                settings,
+                context if settings.security == "ssl" else None,
+                self._phase,
+            )
+            if settings.security == "starttls":
+                try:
+                    capabilities = self._pop.capa()
+                except poplib.error_proto:
+                    capabilities = {}
+                if "STLS" not in capabilities:
+                    raise StartTlsNotOffered(**params)
+                self._pop.stls(context)
+            self._pop.user(settings.login)
+            self._pop.pass_(settings.password)
+        except MailError:
+            self.close()
+            raise
+        except BaseException as exc:
+            self.close()
+            if isinstance(exc, Exception):
+                raise self._translate(exc) from exc
+            raise
+        return self
+
+    def quit(self):
+        """Send QUIT (the server then applies DELE marks) and close, never raising."""
+        pop = self._pop
+        if pop is None:
+            return
+        try:
+            pop.quit()
+        except Exception:
+            _logger.debug("POP3 QUIT failed", exc_info=True)
+        finally:
+            self.close()
+
+    def close(self):
+        """Close the socket without QUIT: the server deletes nothing."""
+        pop, self._pop = self._pop, None
+        if pop is None:
+            return
+        try:
+            pop.close()
+        except Exception:
+            _logger.debug("POP3 close failed", exc_info=True)
+
+    def list_uidls(self):
+        """``[(msgnum, uidl, size), ...]`` in server order (UIDL + LIST)."""
+        _resp, uidl_lines, _octets = self._call("uidl")
+        _resp, list_lines, _octets = self._call("list")
+        sizes = {}
+        for line in list_lines:
+            parts = _ascii(line).split()
+            if len(parts) >= 2:
+                sizes[int(parts[0])] = int(parts[1])
+        listing = []
+        for line in uidl_lines:
+            parts = _ascii(line).split(None, 1)
+            if len(parts) == 2:
+                num = int(parts[0])
+                listing.append((num, parts[1].strip(), sizes.get(num, 0)))
+        self._listing = listing
+        return list(listing)
+
+    def uidls(self):
+        """The UIDLs on the server, in order (listed once per session)."""
+        if self._listing is None:
+            self.list_uidls()
+        return [uidl for _num, uidl, _size in self._listing]
+
+    def new_messages(self, known_uidls, max_message_size=None):
+        """Yield :class:`PopMessage` for every UIDL not in ``known_uidls``.
+
+        Server order; one message body in memory at a time. Past
+        ``max_message_size`` bytes the message is yielded with ``raw=None`` and
+        ``oversize=True`` instead of being downloaded.
+        """
+        known = set(known_uidls)
+        if self._listing is None:
+            self.list_uidls()
+        for num, uidl, size in list(self._listing):
+            if uidl in known:
+                continue
+            if max_message_size is not None and size > max_message_size:
+                yield PopMessage(uidl, size, None, True, num)
+                continue
+            _resp, lines, _octets = self._call("retr", num)
+            raw = b"\r\n".join(lines) + b"\r\n"
+            yield PopMessage(uidl, size, raw, False, num)
+
+    def delete(self, uidls):
+        """Mark ``uidls`` for deletion (DELE); applied by the QUIT of a clean exit.
+
+        Call it only after the messages are committed. UIDLs not on the server
+        are ignored. Returns the UIDLs marked.
+        """
+        if self._listing is None:
+            self.list_uidls()
+        numbers = {uidl: num for num, uidl, _size in self._listing}
+        marked = []
+        for uidl in uidls:
+            num = numbers.get(uidl)
+            if num is None or uidl in self.deleted:
+                continue
+            self._call("dele", num)
+            self.deleted.append(uidl)
+            marked.append(uidl)
+        return marked
+
+
+def uidls_to_delete(archived, present_uidls, keep_copy, remove_after_days, now):
+    """Which UIDLs to delete from the server, by policy. Pure: ``now`` is injected.
+
+    ``archived`` maps UIDL -> datetime it was first archived (committed);
+    ``present_uidls`` the UIDLs on the server now. Without *keep a copy*, every
+    archived message still present is deleted. With *keep a copy* and
+    ``remove_after_days`` set, those first archived at least that many days
+    before ``now``. Otherwise none. Result in ``present_uidls`` order.
+    """
+    present = [uidl for uidl in present_uidls if uidl in archived]
+    if not keep_copy:
+        return present
+    if remove_after_days is None:
+        return []
+    limit = now - datetime.timedelta(days=remove_after_days)
+    return [
+        uidl
+        for uidl in present
+        if archived[uidl] is not None and archived[uidl] <= limit
+    ]

@@ -1,0 +1,1187 @@
+#!/usr/bin/env python3
+"""Throwaway dev services on 127.0.0.1: PostgreSQL 15 and Dovecot (IMAP + POP3).
+
+Used by the demo, the engine tests and the benchmarks. Self-contained: standard
+library plus ``imapclient``; it never imports odoo nor carerix_mail.
+
+Python API::
+
+    with Dovecot(tmp / "dovecot") as dc:
+        dc.add_user("alice", "secret")
+        uid = dc.deliver("alice", "INBOX", raw, flags=(b"\\Seen",))
+        assert b"\\Seen" in dc.flags("alice", "INBOX", uid)
+
+    with Postgres(tmp / "pg") as pg:
+        ...  # pg.host, pg.port, pg.user, pg.password
+
+Command line::
+
+    python scripts/devservices.py start --dir DIR [--no-starttls] [--only pg|dovecot]
+    python scripts/devservices.py stop --dir DIR
+    python scripts/devservices.py add-user --dir DIR LOGIN PASSWORD
+    python scripts/devservices.py deliver --dir DIR LOGIN FOLDER FILE.eml...
+    python scripts/devservices.py status --dir DIR
+
+``start`` leaves the services running (detached) and writes ``DIR/state.json`` and
+``DIR/env.sh``; ``stop`` stops whatever ``state.json`` lists and is idempotent.
+
+Both services need root (they drop privileges: PostgreSQL runs as ``postgres``,
+Dovecot mail processes as ``nobody``); run as a normal user they run as that user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import datetime as _dt
+import grp
+import ipaddress
+import json
+import os
+import poplib
+import pwd
+import re
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+try:
+    from imapclient import IMAPClient
+    from imapclient.exceptions import IMAPClientError
+except ImportError:  # pragma: no cover - only the Dovecot mail helpers need it
+    IMAPClient = None
+    IMAPClientError = Exception
+
+__all__ = [
+    "CertificateAuthority",
+    "DevServiceError",
+    "Dovecot",
+    "Postgres",
+    "load_state",
+]
+
+DOVECOT_BIN = os.environ.get("CARERIX_DOVECOT_BIN", "/usr/sbin/dovecot")
+DOVEADM_BIN = os.environ.get("CARERIX_DOVEADM_BIN", "/usr/bin/doveadm")
+PG_BIN = os.environ.get("CARERIX_PG_BIN", "/usr/lib/postgresql/15/bin")
+DH_FILE = "/usr/share/dovecot/dh.pem"
+READY_TIMEOUT = 20.0
+STOP_TIMEOUT = 10.0
+# Unix sockets live below the service root; sun_path is limited to 107 bytes.
+_MAX_ROOT_LEN = 64
+
+# RFC 6154 special-use folders configured in Dovecot (not auto-created).
+SPECIAL_USE = {
+    "Sent": "\\Sent",
+    "Drafts": "\\Drafts",
+    "Trash": "\\Trash",
+    "Junk": "\\Junk",
+    "Archive": "\\Archive",
+    "[Gmail]/Sent Mail": "\\Sent",
+    "[Gmail]/All Mail": "\\All",
+    "[Gmail]/Spam": "\\Junk",
+}
+
+
+class DevServiceError(RuntimeError):
+    """A dev service could not be started, stopped or used."""
+
+
+# ---------------------------------------------------------------------------
+# small helpers
+
+
+def _is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _run(argv, *, check=True, env=None, input=None, timeout=60):
+    proc = subprocess.run(
+        [str(a) for a in argv],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        input=input,
+        timeout=timeout,
+        stdin=None if input is not None else subprocess.DEVNULL,
+    )
+    if check and proc.returncode != 0:
+        raise DevServiceError(
+            f"command failed ({proc.returncode}): {shlex.join(map(str, argv))}\n"
+            f"{proc.stdout}{proc.stderr}".rstrip()
+        )
+    return proc
+
+
+def _as_user(user: str | None, argv: list) -> list:
+    """Prefix argv so that it runs as `user` (only when we are root)."""
+    if user and _is_root():
+        return ["runuser", "-u", user, "--", *argv]
+    return list(argv)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free on `host` right now (bind to port 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _tail(path, lines: int = 30) -> str:
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return f"(no log at {path})"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _proc_stat(pid: int):
+    """(state, pgid) of a process from /proc, or None if it does not exist."""
+    try:
+        data = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = data[data.rindex(")") + 2 :].split()
+    return fields[0], int(fields[2])
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes in process group `pgid`."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        st = _proc_stat(int(entry))
+        if st and st[1] == pgid and st[0] != "Z":
+            members.append(int(entry))
+    return members
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _kill_group(pgid: int, marker: str, timeout: float = STOP_TIMEOUT, proc=None):
+    """Terminate process group `pgid` (SIGTERM, then SIGKILL after `timeout`).
+
+    `marker` must appear in the command line of the group leader (or of some
+    member) so that a stale state file never makes us kill an unrelated process.
+    """
+
+    def ours() -> list[int]:
+        members = _group_members(pgid)
+        if any(marker in _cmdline(p) for p in members):
+            return members
+        return []
+
+    def reap():
+        if proc is not None:
+            proc.poll()
+
+    if not ours():
+        reap()
+        return
+    # SIGTERM to the leader only (it shuts its children down in order), then
+    # SIGKILL to whatever is left in the group.
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        try:
+            if sig == signal.SIGTERM:
+                os.kill(pgid, sig)
+            else:
+                os.killpg(pgid, sig)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            reap()
+            if not _group_members(pgid):
+                if proc is not None:
+                    proc.wait(timeout=5)
+                return
+            time.sleep(0.02)
+    raise DevServiceError(f"process group {pgid} survived SIGKILL")
+
+
+def _traversable_by_others(path: Path) -> bool:
+    """True if every ancestor of `path` can be traversed by any user."""
+    for p in [path, *path.parents]:
+        try:
+            mode = p.stat().st_mode
+        except OSError:
+            return False
+        if not mode & stat.S_IXOTH:
+            return False
+    return True
+
+
+def _prepare_root(base_dir: Path) -> tuple[Path, bool]:
+    """Create the directory that holds a service's files.
+
+    Normally `base_dir` itself. When service users (postgres, dovecot, nobody)
+    could not reach it -- e.g. pytest's 0700 /tmp/pytest-of-root -- or when its
+    path is too long for unix sockets, a fresh directory under /tmp is used
+    instead (recorded in base_dir/ROOT and in the state; removed on stop).
+    """
+    base_dir.mkdir(parents=True, exist_ok=True)
+    if len(str(base_dir)) <= _MAX_ROOT_LEN and (
+        not _is_root() or _traversable_by_others(base_dir.parent)
+    ):
+        base_dir.chmod(0o755)
+        return base_dir, False
+    root = Path(tempfile.mkdtemp(prefix="carerix-dev-", dir="/tmp"))
+    root.chmod(0o755)
+    (base_dir / "ROOT").write_text(f"{root}\n")
+    return root, True
+
+
+def _service_user(name: str) -> pwd.struct_passwd:
+    if _is_root():
+        return pwd.getpwnam(name)
+    return pwd.getpwuid(os.getuid())
+
+
+def _chown(path: Path, pw: pwd.struct_passwd | None):
+    if pw is not None and _is_root():
+        os.chown(path, pw.pw_uid, pw.pw_gid)
+
+
+# Instances started in this process; stopped at interpreter exit unless detached.
+_LIVE: list = []
+
+
+def _stop_live():
+    for svc in list(reversed(_LIVE)):
+        try:
+            svc.stop()
+        except (OSError, subprocess.SubprocessError, DevServiceError) as exc:
+            print(f"devservices: stopping {svc!r} failed: {exc}", file=sys.stderr)
+
+
+atexit.register(_stop_live)
+
+
+class _Service:
+    kind = "service"
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def detach(self):
+        """Keep the service running after this Python process exits."""
+        if self in _LIVE:
+            _LIVE.remove(self)
+        return self
+
+    def _track(self):
+        if self not in _LIVE:
+            _LIVE.append(self)
+
+    def _untrack(self):
+        if self in _LIVE:
+            _LIVE.remove(self)
+
+
+# ---------------------------------------------------------------------------
+# certificate authority
+
+
+class CertificateAuthority:
+    """A per-run CA made with the ``openssl`` CLI; its files live in `directory`."""
+
+    def __init__(self, directory, name: str = "carerix dev CA"):
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.ca_file = str(self.directory / "ca.pem")
+        self.ca_key = str(self.directory / "ca.key")
+        if not Path(self.ca_file).exists():
+            _run(
+                [
+                    "openssl", "req", "-x509", "-new", "-nodes",
+                    "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-keyout", self.ca_key, "-out", self.ca_file,
+                    "-days", "7", "-subj", f"/CN={name} {secrets.token_hex(4)}",
+                    "-addext", "basicConstraints=critical,CA:TRUE",
+                    "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+                ]
+            )  # fmt: skip
+            os.chmod(self.ca_key, 0o600)
+            os.chmod(self.ca_file, 0o644)
+
+    def issue(self, name: str, hosts: list[str]) -> tuple[str, str]:
+        """Issue a server certificate for `hosts` (IP or DNS SANs).
+
+        Returns (cert_path, key_path); the key is readable by its owner only.
+        """
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+            raise ValueError(f"bad certificate name {name!r}")
+        sans = []
+        for host in hosts:
+            try:
+                ipaddress.ip_address(host)
+                sans.append(f"IP:{host}")
+            except ValueError:
+                sans.append(f"DNS:{host}")
+        cert = self.directory / f"{name}.pem"
+        key = self.directory / f"{name}.key"
+        csr = self.directory / f"{name}.csr"
+        ext = self.directory / f"{name}.ext"
+        ext.write_text(
+            "basicConstraints=critical,CA:FALSE\n"
+            "keyUsage=critical,digitalSignature,keyEncipherment\n"
+            "extendedKeyUsage=serverAuth\n"
+            "subjectKeyIdentifier=hash\n"
+            "authorityKeyIdentifier=keyid,issuer\n"
+            f"subjectAltName={','.join(sans)}\n"
+        )
+        _run(
+            [
+                "openssl", "req", "-new", "-nodes",
+                "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                "-keyout", key, "-out", csr, "-subj", f"/CN={hosts[0]}",
+            ]
+        )  # fmt: skip
+        _run(
+            [
+                "openssl", "x509", "-req", "-in", csr,
+                "-CA", self.ca_file, "-CAkey", self.ca_key,
+                "-set_serial", f"0x{secrets.token_hex(12)}",
+                "-days", "7", "-sha256", "-extfile", ext, "-out", cert,
+            ]
+        )  # fmt: skip
+        os.chmod(key, 0o600)
+        csr.unlink()
+        ext.unlink()
+        return str(cert), str(key)
+
+
+# ---------------------------------------------------------------------------
+# Dovecot
+
+
+_DOVECOT_CONF = """\
+# Generated by scripts/devservices.py -- throwaway dev instance, do not edit.
+base_dir = {root}/run
+state_dir = {root}/state
+instance_name = carerix-dev-{imap_port}
+log_path = {root}/dovecot.log
+info_log_path = {root}/dovecot.log
+{user_settings}
+protocols = imap pop3
+listen = 127.0.0.1
+shutdown_clients = yes
+
+ssl = {ssl}
+{ssl_settings}
+
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_failure_delay = 0
+auth_cache_size = 0
+auth_verbose = yes
+
+first_valid_uid = {mail_uid}
+first_valid_gid = {mail_gid}
+mail_location = maildir:~/Maildir:LAYOUT=fs:INBOX=~/Maildir/INBOX
+mail_fsync = never
+pop3_uidl_format = %08Xu%08Xv
+
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {users}/%u
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%u {users}/%u
+  default_fields = uid={mail_uid} gid={mail_gid} home={root}/home/%u
+}}
+
+namespace inbox {{
+  inbox = yes
+  separator = /
+  prefix =
+{special_use}
+}}
+
+service imap-login {{
+{imap_listeners}
+}}
+service pop3-login {{
+{pop3_listeners}
+}}
+# Tests fail logins on purpose: no auth penalty (a growing delay before every
+# login from an IP with recent failures). The auth process disables it when
+# it cannot find this socket.
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    path = anvil-auth-penalty-disabled
+  }}
+}}
+protocol imap {{
+  mail_max_userip_connections = 1000
+}}
+protocol pop3 {{
+  mail_max_userip_connections = 1000
+}}
+"""
+
+
+def _listener(name: str, address: str, port: int | None, ssl: bool) -> str:
+    return (
+        f"  inet_listener {name} {{\n"
+        f"    address = {address}\n"
+        f"    port = {port or 0}\n"
+        f"    ssl = {'yes' if ssl else 'no'}\n"
+        "  }"
+    )
+
+
+class Dovecot(_Service):
+    """A Dovecot 2.3 instance (IMAP + POP3) with its own config in `base_dir`.
+
+    Listeners: plain IMAP/POP3 on 127.0.0.1 (STARTTLS/STLS offered when
+    ``starttls``), implicit TLS IMAPS/POP3S on 127.0.0.1 with a certificate for
+    127.0.0.1 and localhost, and IMAPS/POP3S on ``other_host`` whose certificate
+    names only ``other.invalid``. All certificates come from a per-run CA
+    (``ca_file``). Without ``starttls`` Dovecot runs with ``ssl = no`` and the
+    TLS ports are ``None``.
+    """
+
+    kind = "dovecot"
+    host = "127.0.0.1"
+    other_host = "127.0.0.2"
+    other_name = "other.invalid"
+    mail_user = "nobody"
+
+    def __init__(self, base_dir, *, starttls: bool = True):
+        self.base_dir = Path(base_dir).absolute()
+        self.starttls = starttls
+        self.root: Path | None = None
+        self.relocated = False
+        self.imap_port = self.pop3_port = None
+        self.imaps_port = self.pop3s_port = None
+        self.other_imaps_port = self.other_pop3s_port = None
+        self.ca_file: str | None = None
+        self.pid: int | None = None
+        self._proc: subprocess.Popen | None = None
+
+    def __repr__(self):
+        return f"<Dovecot {self.host}:{self.imap_port} root={self.root}>"
+
+    # paths
+    @property
+    def conf(self) -> Path:
+        return self.root / "dovecot.conf"
+
+    @property
+    def users_dir(self) -> Path:
+        """One passwd-file per user: Dovecot re-reads a passwd-file at most once a
+        second, but a file it has never opened is read at once."""
+        return self.root / "users"
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "dovecot.log"
+
+    # lifecycle
+    def start(self) -> Dovecot:
+        if self.pid is not None:
+            raise DevServiceError("Dovecot already started")
+        if not os.path.exists(DOVECOT_BIN):
+            raise DevServiceError(
+                f"{DOVECOT_BIN} not found: apt-get install dovecot-imapd dovecot-pop3d"
+            )
+        self.root, self.relocated = _prepare_root(self.base_dir)
+        try:
+            self._write_files()
+            self._spawn()
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _write_files(self):
+        root = self.root
+        mail_pw = _service_user(self.mail_user)
+        self.imap_port = free_port(self.host)
+        self.pop3_port = free_port(self.host)
+        ca = CertificateAuthority(root / "ssl")
+        self.ca_file = ca.ca_file
+        if self.starttls:
+            self.imaps_port = free_port(self.host)
+            self.pop3s_port = free_port(self.host)
+            self.other_imaps_port = free_port(self.other_host)
+            self.other_pop3s_port = free_port(self.other_host)
+            cert, key = ca.issue("server", [self.host, "localhost"])
+            ocert, okey = ca.issue("other", [self.other_name])
+            dh = f"ssl_dh = <{DH_FILE}\n" if os.path.exists(DH_FILE) else ""
+            ssl_settings = (
+                f"ssl_cert = <{cert}\nssl_key = <{key}\n{dh}"
+                f"local {self.other_host} {{\n"
+                f"  ssl_cert = <{ocert}\n  ssl_key = <{okey}\n}}"
+            )
+        else:
+            ssl_settings = ""
+        if _is_root():
+            user_settings = ""
+        else:  # unprivileged: every process runs as us, no chroot possible
+            me = mail_pw.pw_name
+            group = grp.getgrgid(mail_pw.pw_gid).gr_name
+            user_settings = (
+                f"default_login_user = {me}\ndefault_internal_user = {me}\n"
+                f"default_internal_group = {group}\n"
+                "service imap-login {\n  chroot =\n}\n"
+                "service pop3-login {\n  chroot =\n}"
+            )
+        special = "\n".join(
+            f'  mailbox "{name}" {{\n    special_use = {flag}\n  }}'
+            for name, flag in SPECIAL_USE.items()
+        )
+        tls = self.starttls
+        imap_listeners = "\n".join(
+            [
+                _listener("imap", self.host, self.imap_port, False),
+                _listener("imaps", self.host, self.imaps_port, True),
+                _listener("imaps_other", self.other_host, self.other_imaps_port, tls),
+            ]
+        )
+        pop3_listeners = "\n".join(
+            [
+                _listener("pop3", self.host, self.pop3_port, False),
+                _listener("pop3s", self.host, self.pop3s_port, True),
+                _listener("pop3s_other", self.other_host, self.other_pop3s_port, tls),
+            ]
+        )
+        shutil.rmtree(root / "run", ignore_errors=True)  # no stale sockets
+        for sub in ("run", "state"):
+            (root / sub).mkdir(exist_ok=True)
+        home = root / "home"
+        home.mkdir(exist_ok=True)
+        _chown(home, mail_pw)
+        self.users_dir.mkdir(exist_ok=True)
+        self.users_dir.chmod(0o755)  # read by the auth process (user dovecot)
+        self.conf.write_text(
+            _DOVECOT_CONF.format(
+                root=root,
+                imap_port=self.imap_port,
+                user_settings=user_settings,
+                ssl="yes" if self.starttls else "no",
+                ssl_settings=ssl_settings,
+                mail_uid=mail_pw.pw_uid,
+                mail_gid=mail_pw.pw_gid,
+                users=self.users_dir,
+                special_use=special,
+                imap_listeners=imap_listeners,
+                pop3_listeners=pop3_listeners,
+            )
+        )
+        _run([DOVECOT_BIN, "-c", self.conf, "-n"])  # fails loudly on a config error
+
+    def _spawn(self):
+        out = open(self.root / "dovecot.out", "ab")  # noqa: SIM115
+        try:
+            # -F: foreground, so the Popen child IS the master; its own session
+            # makes it a process group we can kill as a whole.
+            self._proc = subprocess.Popen(
+                [DOVECOT_BIN, "-F", "-c", str(self.conf)],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                close_fds=True,
+            )
+        finally:
+            out.close()
+        self.pid = self._proc.pid
+        self._track()
+
+    def ports(self) -> list[tuple[str, int]]:
+        pairs = [
+            (self.host, self.imap_port),
+            (self.host, self.pop3_port),
+            (self.host, self.imaps_port),
+            (self.host, self.pop3s_port),
+            (self.other_host, self.other_imaps_port),
+            (self.other_host, self.other_pop3s_port),
+        ]
+        return [(h, p) for h, p in pairs if p]
+
+    def _wait_ready(self):
+        deadline = time.monotonic() + READY_TIMEOUT
+        pending = self.ports()
+        while pending:
+            if self._proc is not None and self._proc.poll() is not None:
+                raise DevServiceError(
+                    f"Dovecot exited with {self._proc.returncode}:\n"
+                    + _tail(self.root / "dovecot.out")
+                    + "\n"
+                    + _tail(self.log_file)
+                )
+            pending = [hp for hp in pending if not _port_open(*hp)]
+            if not pending:
+                break
+            if time.monotonic() > deadline:
+                raise DevServiceError(
+                    f"Dovecot not listening on {pending} after {READY_TIMEOUT}s:\n"
+                    + _tail(self.log_file)
+                )
+            time.sleep(0.02)
+
+    def stop(self):
+        """Stop the whole Dovecot process group; safe to call twice."""
+        self._untrack()
+        if self.pid is not None:
+            _kill_group(self.pid, f"-c {self.conf}", proc=self._proc)
+        self.pid = None
+        self._proc = None
+        if self.relocated and self.root is not None and self.root.exists():
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def is_running(self) -> bool:
+        return self.pid is not None and bool(_group_members(self.pid))
+
+    # state
+    def state(self) -> dict:
+        return {
+            "kind": self.kind,
+            "base_dir": str(self.base_dir),
+            "root": str(self.root) if self.root else None,
+            "relocated": self.relocated,
+            "starttls": self.starttls,
+            "pid": self.pid,
+            "host": self.host,
+            "imap_port": self.imap_port,
+            "pop3_port": self.pop3_port,
+            "imaps_port": self.imaps_port,
+            "pop3s_port": self.pop3s_port,
+            "other_host": self.other_host,
+            "other_name": self.other_name,
+            "other_imaps_port": self.other_imaps_port,
+            "other_pop3s_port": self.other_pop3s_port,
+            "ca_file": self.ca_file,
+            "conf": str(self.conf) if self.root else None,
+            "log_file": str(self.log_file) if self.root else None,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> Dovecot:
+        self = cls(state["base_dir"], starttls=state["starttls"])
+        self.root = Path(state["root"]) if state.get("root") else None
+        self.relocated = state.get("relocated", False)
+        self.pid = state.get("pid")
+        for key in (
+            "imap_port",
+            "pop3_port",
+            "imaps_port",
+            "pop3s_port",
+            "other_imaps_port",
+            "other_pop3s_port",
+            "ca_file",
+        ):
+            setattr(self, key, state.get(key))
+        return self
+
+    # users
+    def add_user(self, login: str, password: str) -> None:
+        """Add a user (or change a password); effective at once, no restart."""
+        for value in (login, password):
+            if not value or re.search(r"[:/\s]", value) or value.startswith("."):
+                raise ValueError("login/password: non-empty, no ':', '/' or blanks")
+        path = self.users_dir / login
+        changed = path.exists()
+        tmp = path.with_name(f".{login}.tmp")
+        tmp.write_text(f"{login}:{{PLAIN}}{password}::::::\n")
+        tmp.chmod(0o644)
+        os.replace(tmp, path)
+        if changed:  # Dovecot may have read the old file during this second
+            time.sleep(1.1)
+
+    def password(self, login: str) -> str:
+        try:
+            line = (self.users_dir / login).read_text()
+        except OSError:
+            raise DevServiceError(f"no Dovecot user {login!r}") from None
+        return line.split(":", 2)[1].removeprefix("{PLAIN}")
+
+    # IMAP helpers
+    def imap(self, login: str):
+        """A logged-in IMAPClient on the plain port (for helpers and tests)."""
+        if IMAPClient is None:
+            raise DevServiceError(
+                "imapclient is not installed (pip install imapclient)"
+            )
+        client = IMAPClient(self.host, port=self.imap_port, ssl=False, timeout=10)
+        try:
+            client.login(login, self.password(login))
+        except BaseException:
+            client.shutdown()
+            raise
+        return client
+
+    def create_folder(self, login: str, name: str) -> None:
+        with self.imap(login) as c:
+            c.create_folder(name)
+
+    def delete_folder(self, login: str, name: str) -> None:
+        with self.imap(login) as c:
+            c.delete_folder(name)
+
+    def deliver(
+        self,
+        login: str,
+        folder: str,
+        raw: bytes,
+        flags=(),
+        date: _dt.datetime | None = None,
+    ) -> int:
+        """APPEND `raw` to `folder` (created if missing); return its new UID."""
+        with self.imap(login) as c:
+            try:
+                resp = c.append(folder, raw, flags=tuple(flags), msg_time=date)
+            except IMAPClientError as exc:
+                if "TRYCREATE" not in str(exc):
+                    raise
+                c.create_folder(folder)
+                resp = c.append(folder, raw, flags=tuple(flags), msg_time=date)
+        if isinstance(resp, str):
+            resp = resp.encode()
+        match = re.search(rb"APPENDUID (\d+) (\d+)", resp or b"")
+        if not match:
+            raise DevServiceError(f"no APPENDUID in APPEND response {resp!r}")
+        return int(match.group(2))
+
+    def flags(self, login: str, folder: str, uid: int) -> tuple[bytes, ...]:
+        """Stored flags of message `uid`, read with EXAMINE so nothing changes.
+
+        The session flag ``\\Recent`` is left out (EXAMINE does not clear it, a
+        read-write SELECT by any client does).
+        """
+        with self.imap(login) as c:
+            c.select_folder(folder, readonly=True)
+            flags = c.get_flags([uid]).get(uid, ())
+        return tuple(f for f in flags if f != b"\\Recent")
+
+    def uidvalidity(self, login: str, folder: str) -> int:
+        with self.imap(login) as c:
+            return int(c.folder_status(folder, [b"UIDVALIDITY"])[b"UIDVALIDITY"])
+
+    def message_count(self, login: str, folder: str) -> int:
+        with self.imap(login) as c:
+            return int(c.folder_status(folder, [b"MESSAGES"])[b"MESSAGES"])
+
+    def doveadm(self, *args: str) -> str:
+        """Run ``doveadm -c CONF ARGS...`` and return its stdout."""
+        return _run([DOVEADM_BIN, "-c", self.conf, *args]).stdout
+
+    def reset_uidvalidity(self, login: str, folder: str) -> int:
+        """Give `folder` a new, larger UIDVALIDITY; messages (and UIDs) stay."""
+        new = max(self.uidvalidity(login, folder) + 1, int(time.time()))
+        self.doveadm(
+            "mailbox", "update", "-u", login, "--uid-validity", str(new), folder
+        )
+        got = self.uidvalidity(login, folder)
+        if got != new:
+            raise DevServiceError(f"UIDVALIDITY of {folder} is {got}, wanted {new}")
+        return new
+
+    # POP3
+    def pop3_count(self, login: str) -> int:
+        pop = poplib.POP3(self.host, self.pop3_port, timeout=10)
+        try:
+            pop.user(login)
+            pop.pass_(self.password(login))
+            return pop.stat()[0]
+        finally:
+            pop.quit()
+
+
+# ---------------------------------------------------------------------------
+# PostgreSQL
+
+
+class Postgres(_Service):
+    """A PostgreSQL 15 cluster in `base_dir`, listening on 127.0.0.1 only.
+
+    The role ``odoo`` (SUPERUSER LOGIN) gets a random ``password``; TCP
+    connections need it (scram-sha-256). Local socket connections (in
+    ``socket_dir``) are trusted.
+    """
+
+    kind = "postgres"
+    host = "127.0.0.1"
+    user = "odoo"
+    os_user = "postgres"
+
+    def __init__(self, base_dir):
+        self.base_dir = Path(base_dir).absolute()
+        self.root: Path | None = None
+        self.relocated = False
+        self.port: int | None = None
+        self.password: str | None = None
+        self.pid: int | None = None
+
+    def __repr__(self):
+        return f"<Postgres {self.host}:{self.port} root={self.root}>"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def socket_dir(self) -> Path:
+        return self.root / "sock"
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "postgres.log"
+
+    def _bin(self, name: str) -> str:
+        return os.path.join(PG_BIN, name)
+
+    def dsn(self, dbname: str = "postgres") -> str:
+        return (
+            f"host={self.host} port={self.port} user={self.user} "
+            f"password={self.password} dbname={dbname}"
+        )
+
+    def env(self) -> dict[str, str]:
+        """libpq environment variables (PGHOST...) for this server."""
+        return {
+            "PGHOST": self.host,
+            "PGPORT": str(self.port),
+            "PGUSER": self.user,
+            "PGPASSWORD": self.password,
+        }
+
+    def start(self) -> Postgres:
+        if self.pid is not None:
+            raise DevServiceError("Postgres already started")
+        if not os.path.exists(self._bin("initdb")):
+            raise DevServiceError(
+                f"{self._bin('initdb')} not found: apt-get install postgresql-15"
+            )
+        self.root, self.relocated = _prepare_root(self.base_dir)
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self):
+        pw = _service_user(self.os_user)
+        user = pw.pw_name if _is_root() else None
+        self.port = free_port(self.host)
+        self.password = secrets.token_hex(16)
+        for path in (self.data_dir, self.socket_dir):
+            path.mkdir(mode=0o700, exist_ok=True)
+            _chown(path, pw)
+        self.log_file.touch()
+        _chown(self.log_file, pw)
+        _run(
+            _as_user(
+                user,
+                [
+                    self._bin("initdb"),
+                    "-D", self.data_dir, "-U", "postgres",
+                    "--auth-local=trust", "--auth-host=scram-sha-256",
+                    "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions",
+                ],
+            )
+        )  # fmt: skip
+        with open(self.data_dir / "postgresql.conf", "a") as conf:
+            conf.write(
+                "\n# carerix devservices\n"
+                "listen_addresses = '127.0.0.1'\n"
+                f"port = {self.port}\n"
+                f"unix_socket_directories = '{self.socket_dir}'\n"
+                "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+                "max_connections = 200\n"
+            )
+        self._track()
+        _run(
+            _as_user(
+                user,
+                [
+                    self._bin("pg_ctl"),
+                    "-D", self.data_dir, "-l", self.log_file,
+                    "-w", "-t", str(int(READY_TIMEOUT)), "start",
+                ],
+            ),
+            check=False,
+        )  # fmt: skip
+        self.pid = self._read_pid()
+        if not self.pid or not _port_open(self.host, self.port):
+            raise DevServiceError("PostgreSQL did not start:\n" + _tail(self.log_file))
+        self.psql(f"CREATE ROLE {self.user} SUPERUSER LOGIN PASSWORD '{self.password}'")
+
+    def _read_pid(self) -> int | None:
+        try:
+            return int((self.data_dir / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def psql(self, sql: str, dbname: str = "postgres") -> str:
+        """Run SQL as the ``postgres`` superuser over the unix socket."""
+        return _run(
+            [
+                self._bin("psql"),
+                "-h", self.socket_dir, "-p", self.port, "-U", "postgres",
+                "-d", dbname, "-v", "ON_ERROR_STOP=1", "-qAtX", "-c", sql,
+            ]
+        ).stdout  # fmt: skip
+
+    def stop(self):
+        """``pg_ctl stop -m fast``, then kill leftovers; safe to call twice."""
+        self._untrack()
+        if self.root is not None and (self.data_dir / "postmaster.pid").exists():
+            pw = _service_user(self.os_user)
+            _run(
+                _as_user(
+                    pw.pw_name if _is_root() else None,
+                    [self._bin("pg_ctl"), "-D", self.data_dir, "-m", "fast", "-w"]
+                    + ["-t", str(int(STOP_TIMEOUT)), "stop"],
+                ),
+                check=False,
+            )
+        pid = self.pid or (self._read_pid() if self.root else None)
+        if pid:
+            # pg_ctl starts the postmaster with setsid(): pid == pgid.
+            _kill_group(pid, f"-D {self.data_dir}", timeout=2.0)
+            _kill_group(pid, "postgres: ", timeout=2.0)
+        self.pid = None
+        if self.relocated and self.root is not None and self.root.exists():
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def is_running(self) -> bool:
+        return self.pid is not None and bool(_group_members(self.pid))
+
+    def state(self) -> dict:
+        return {
+            "kind": self.kind,
+            "base_dir": str(self.base_dir),
+            "root": str(self.root) if self.root else None,
+            "relocated": self.relocated,
+            "pid": self.pid,
+            "host": self.host,
+            "port": self.port,
+            "user": self.user,
+            "password": self.password,
+            "socket_dir": str(self.socket_dir) if self.root else None,
+            "log_file": str(self.log_file) if self.root else None,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> Postgres:
+        self = cls(state["base_dir"])
+        self.root = Path(state["root"]) if state.get("root") else None
+        self.relocated = state.get("relocated", False)
+        self.pid = state.get("pid")
+        self.port = state.get("port")
+        self.password = state.get("password")
+        return self
+
+
+# ---------------------------------------------------------------------------
+# state file and CLI
+
+
+def load_state(path) -> tuple[Postgres | None, Dovecot | None]:
+    """Objects for the services listed in a state.json written by ``start``."""
+    data = json.loads(Path(path).read_text())
+    pg = Postgres.from_state(data["postgres"]) if data.get("postgres") else None
+    dc = Dovecot.from_state(data["dovecot"]) if data.get("dovecot") else None
+    return pg, dc
+
+
+def _write_state(directory: Path, pg: Postgres | None, dc: Dovecot | None):
+    state_file = directory / "state.json"
+    data = {
+        "postgres": pg.state() if pg else None,
+        "dovecot": dc.state() if dc else None,
+    }
+    tmp = state_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.chmod(0o600)
+    os.replace(tmp, state_file)
+    env = {"CARERIX_DEVSERVICES_STATE": str(state_file)}
+    if pg:
+        env.update(
+            CARERIX_PG_HOST=pg.host,
+            CARERIX_PG_PORT=str(pg.port),
+            CARERIX_PG_USER=pg.user,
+            CARERIX_PG_PASSWORD=pg.password,
+        )
+    if dc:
+        env.update(
+            CARERIX_IMAP_HOST=dc.host,
+            CARERIX_IMAP_PORT=str(dc.imap_port),
+            CARERIX_POP3_PORT=str(dc.pop3_port),
+            CARERIX_CA_FILE=dc.ca_file,
+        )
+        if dc.imaps_port:
+            env.update(
+                CARERIX_IMAPS_PORT=str(dc.imaps_port),
+                CARERIX_POP3S_PORT=str(dc.pop3s_port),
+            )
+    lines = [f"export {k}={shlex.quote(v)}" for k, v in env.items()]
+    (directory / "env.sh").write_text("\n".join(lines) + "\n")
+    (directory / "env.sh").chmod(0o600)
+
+
+def _running(svc) -> bool:
+    return svc is not None and svc.is_running()
+
+
+def cmd_start(args) -> int:
+    directory = Path(args.dir).absolute()
+    state_file = directory / "state.json"
+    if state_file.exists():
+        pg, dc = load_state(state_file)
+        if _running(pg) or _running(dc):
+            print(f"dev services already running (see {state_file}); not restarted")
+            return 0
+        cmd_stop(args)
+    directory.mkdir(parents=True, exist_ok=True)
+    pg = dc = None
+    try:
+        if args.only in (None, "pg"):
+            shutil.rmtree(directory / "pg", ignore_errors=True)
+            t0 = time.monotonic()
+            pg = Postgres(directory / "pg").start()
+            print(
+                f"postgres: {pg.host}:{pg.port} user={pg.user} "
+                f"({time.monotonic() - t0:.1f}s)"
+            )
+        if args.only in (None, "dovecot"):
+            shutil.rmtree(directory / "dovecot", ignore_errors=True)
+            t0 = time.monotonic()
+            dc = Dovecot(directory / "dovecot", starttls=args.starttls).start()
+            print(
+                f"dovecot: imap {dc.host}:{dc.imap_port} pop3 {dc.pop3_port} "
+                f"imaps {dc.imaps_port} pop3s {dc.pop3s_port} "
+                f"({time.monotonic() - t0:.1f}s)"
+            )
+        _write_state(directory, pg, dc)
+    except BaseException:
+        for svc in (dc, pg):
+            if svc:
+                svc.stop()
+        raise
+    for svc in (pg, dc):
+        if svc:
+            svc.detach()
+    print(f"state: {state_file}\nenv:   . {directory / 'env.sh'}")
+    return 0
+
+
+def cmd_stop(args) -> int:
+    directory = Path(args.dir).absolute()
+    state_file = directory / "state.json"
+    if not state_file.exists():
+        print("no dev services state; nothing to stop")
+        return 0
+    pg, dc = load_state(state_file)
+    for svc in (dc, pg):
+        if svc:
+            svc.stop()
+            print(f"{svc.kind}: stopped")
+    state_file.unlink(missing_ok=True)
+    return 0
+
+
+def _dovecot_from_dir(directory) -> Dovecot:
+    state_file = Path(directory).absolute() / "state.json"
+    if not state_file.exists():
+        raise SystemExit(f"no {state_file}: run `start` first")
+    _, dc = load_state(state_file)
+    if dc is None:
+        raise SystemExit("Dovecot is not part of these dev services")
+    return dc
+
+
+def cmd_add_user(args) -> int:
+    _dovecot_from_dir(args.dir).add_user(args.login, args.password)
+    return 0
+
+
+def cmd_deliver(args) -> int:
+    dc = _dovecot_from_dir(args.dir)
+    for name in args.files:
+        uid = dc.deliver(args.login, args.folder, Path(name).read_bytes())
+        print(f"{name}: {args.folder} UID {uid}")
+    return 0
+
+
+def cmd_status(args) -> int:
+    state_file = Path(args.dir).absolute() / "state.json"
+    if not state_file.exists():
+        print("not running")
+        return 1
+    pg, dc = load_state(state_file)
+    alive = True
+    for svc in (pg, dc):
+        if svc:
+            up = svc.is_running()
+            alive &= up
+            print(f"{svc.kind}: {'running' if up else 'NOT running'} {svc!r}")
+    return 0 if alive else 1
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("start", help="start services detached, write state.json")
+    p.add_argument("--dir", required=True)
+    p.add_argument("--no-starttls", dest="starttls", action="store_false")
+    p.add_argument("--only", choices=("pg", "dovecot"))
+    p.set_defaults(func=cmd_start)
+    p = sub.add_parser("stop", help="stop what state.json lists (idempotent)")
+    p.add_argument("--dir", required=True)
+    p.set_defaults(func=cmd_stop)
+    p = sub.add_parser("status", help="exit 0 if all listed services run")
+    p.add_argument("--dir", required=True)
+    p.set_defaults(func=cmd_status)
+    p = sub.add_parser("add-user", help="add a Dovecot user")
+    p.add_argument("--dir", required=True)
+    p.add_argument("login")
+    p.add_argument("password")
+    p.set_defaults(func=cmd_add_user)
+    p = sub.add_parser("deliver", help="IMAP APPEND .eml files into a folder")
+    p.add_argument("--dir", required=True)
+    p.add_argument("login")
+    p.add_argument("folder")
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=cmd_deliver)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except DevServiceError as exc:
+        print(f"devservices: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
