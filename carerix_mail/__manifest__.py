@@ -9,7 +9,13 @@
     "depends": ["mail", "contacts"],
     "external_dependencies": {"python": ["imapclient"]},
     "data": [
+        "security/carerix_mail_security.xml",
         "security/ir.model.access.csv",
+        "views/res_users_views.xml",
+        "views/res_partner_views.xml",
+        "views/carerix_mailbox_message_views.xml",
+        "wizards/carerix_mailbox_folder_wizard_views.xml",
+        "data/ir_cron_data.xml",
     ],
     "installable": True,
     "application": False,

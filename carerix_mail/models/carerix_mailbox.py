@@ -1,0 +1,541 @@
+import logging
+import time
+from datetime import timedelta
+
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError, UserError
+
+from ..engine import (
+    ConnectionSettings,
+    Cursor,
+    ImapMailbox,
+    MailError,
+    Pop3Mailbox,
+    default_port,
+    translate_exception,
+    uidls_to_delete,
+)
+
+_logger = logging.getLogger(__name__)
+
+# A message larger than this is archived as a note saying so, never dropped.
+MAX_MESSAGE_SIZE = 50 * 1024 * 1024
+# Seconds a scheduled run may spend before leaving the rest for the next run.
+CRON_TIME_BUDGET = 240
+
+
+class CarerixMailbox(models.Model):
+    """The personal mailbox of one user: server settings, sync health, folders.
+
+    The password is write-only: it is kept in the column ``password_secret``,
+    which is not an ORM field, so no read, search, export or tracking path can
+    return it. Only :meth:`_engine_settings` reads it, for the sync.
+    """
+
+    _name = "carerix.mailbox"
+    _description = "Personal mailbox"
+    _rec_name = "user_id"
+    _order = "id"
+
+    user_id = fields.Many2one(
+        "res.users", required=True, ondelete="cascade", index=True, readonly=True
+    )
+    active = fields.Boolean(related="user_id.active", store=True)
+    host = fields.Char("Mail server")
+    port = fields.Integer()
+    login = fields.Char("Username")
+    protocol = fields.Selection(
+        [("imap", "IMAP"), ("pop3", "POP3")], default="imap", required=True
+    )
+    security = fields.Selection(
+        [("starttls", "STARTTLS"), ("ssl", "SSL/TLS"), ("none", "None")],
+        default="starttls",
+        required=True,
+    )
+    security_none_confirmed = fields.Boolean(
+        "I understand that without encryption my password and mail cross the "
+        "network readable by anyone on the way"
+    )
+    fetch_enabled = fields.Boolean("Fetch email from mail server")
+    keep_copy = fields.Boolean("Keep a copy on the server", default=True)
+    remove_after_days = fields.Integer("Remove from server after (days)")
+    from_address = fields.Char("Outgoing From address")
+    incoming_confidential = fields.Boolean("Incoming email confidential by default")
+    outgoing_confidential = fields.Boolean("Outgoing email confidential by default")
+    has_password = fields.Boolean(compute="_compute_has_password")
+    ca_file = fields.Char(
+        "Trusted CA file",
+        help="PEM file of an extra certificate authority to trust (technical).",
+        groups="base.group_system",
+    )
+    state = fields.Selection(
+        [("never", "Never synced"), ("ok", "OK"), ("failing", "Failing")],
+        default="never",
+        readonly=True,
+        required=True,
+    )
+    last_sync_ok = fields.Datetime("Last successful sync", readonly=True)
+    last_attempt = fields.Datetime("Last sync attempt", readonly=True)
+    last_error = fields.Text(readonly=True)
+    count_fetched = fields.Integer("Fetched", readonly=True)
+    count_archived = fields.Integer("Archived", readonly=True)
+    count_unmatched = fields.Integer("Unmatched", readonly=True)
+    folder_ids = fields.One2many("carerix.mailbox.folder", "mailbox_id", "Folders")
+    uidl_ids = fields.One2many("carerix.mailbox.uidl", "mailbox_id", "POP3 messages")
+
+    _sql_constraints = [
+        ("user_uniq", "unique(user_id)", "A user has one mailbox."),
+        (
+            "remove_after_days_positive",
+            "CHECK(remove_after_days >= 0)",
+            "The number of days must be positive.",
+        ),
+    ]
+
+    def init(self):
+        self.env.cr.execute(
+            "ALTER TABLE carerix_mailbox "
+            "ADD COLUMN IF NOT EXISTS password_secret VARCHAR"
+        )
+
+    # ------------------------------------------------------------------
+    # Password (write-only)
+    # ------------------------------------------------------------------
+    def _compute_has_password(self):
+        if not self.ids:
+            self.has_password = False
+            return
+        self.env.cr.execute(
+            "SELECT id FROM carerix_mailbox WHERE id IN %s "
+            "AND COALESCE(password_secret, '') != ''",
+            [tuple(self.ids)],
+        )
+        with_password = {row[0] for row in self.env.cr.fetchall()}
+        for box in self:
+            box.has_password = box.id in with_password
+
+    def _set_password(self, password):
+        """Store ``password``; callers check that the user may do so."""
+        self.flush_recordset()
+        self.env.cr.execute(
+            "UPDATE carerix_mailbox SET password_secret = %s WHERE id IN %s",
+            [password or None, tuple(self.ids)],
+        )
+        self.invalidate_recordset(["has_password"])
+
+    def _get_password(self):
+        self.ensure_one()
+        self.env.cr.execute(
+            "SELECT password_secret FROM carerix_mailbox WHERE id = %s", [self.id]
+        )
+        row = self.env.cr.fetchone()
+        return (row and row[0]) or ""
+
+    # ------------------------------------------------------------------
+    # Settings
+    # ------------------------------------------------------------------
+    @api.constrains("security", "security_none_confirmed")
+    def _check_security_none_confirmed(self):
+        for box in self:
+            if box.security == "none" and not box.security_none_confirmed:
+                raise UserError(
+                    _(
+                        "Security 'None' sends your password and your mail "
+                        "unencrypted. Confirm that you understand this, or choose "
+                        "STARTTLS or SSL/TLS."
+                    )
+                )
+
+    @api.onchange("protocol", "security")
+    def _onchange_protocol_security(self):
+        for box in self:
+            box.port = default_port(box.protocol, box.security)
+            if box.security != "none":
+                box.security_none_confirmed = False
+
+    def _check_owner_or_admin(self):
+        for box in self:
+            if not (
+                self.env.su
+                or box.user_id == self.env.user
+                or self.env.user.has_group("base.group_system")
+            ):
+                raise AccessError(_("Only the owner can use this mailbox."))
+
+    def _engine_settings(self, timeout=None):
+        self.ensure_one()
+        if not self.host or not self.login:
+            raise UserError(
+                _("Enter the mail server and the user name of %(user)s first.")
+                % {"user": self.user_id.name}
+            )
+        kwargs = {}
+        if timeout:
+            kwargs = {"connect_timeout": timeout, "read_timeout": timeout}
+        return ConnectionSettings(
+            host=self.host.strip(),
+            port=self.port or default_port(self.protocol, self.security),
+            login=self.login.strip(),
+            password=self._get_password(),
+            protocol=self.protocol,
+            security=self.security,
+            ca_file=self.sudo().ca_file or None,
+            **kwargs,
+        )
+
+    def _open(self, timeout=None):
+        settings = self._engine_settings(timeout=timeout)
+        if settings.protocol == "pop3":
+            return Pop3Mailbox(settings)
+        return ImapMailbox(settings)
+
+    def _user_message(self, error):
+        """The translated text of an engine error, safe to show and store."""
+        if isinstance(error, MailError):
+            return error.user_message(translate=self.env._)
+        return str(error)
+
+    # ------------------------------------------------------------------
+    # Actions (buttons on the user card)
+    # ------------------------------------------------------------------
+    def action_test_connection(self):
+        self.ensure_one()
+        self._check_owner_or_admin()
+        box = self.sudo()
+        try:
+            with box._open(timeout=20) as client:
+                if box.protocol == "imap":
+                    folders = client.list_folders()
+                    detail = _("%(count)s folders found.", count=len(folders))
+                else:
+                    detail = _(
+                        "%(count)s messages on the server.",
+                        count=len(client.list_uidls()),
+                    )
+        except MailError as error:
+            raise UserError(box._user_message(error)) from None
+        except (OSError, ValueError) as error:
+            raise UserError(
+                box._user_message(translate_exception(error, box._engine_settings()))
+            ) from None
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": _("Connection successful"),
+                "message": _(
+                    "Logged in to %(host)s as %(login)s. %(detail)s",
+                    host=box.host,
+                    login=box.login,
+                    detail=detail,
+                ),
+                "type": "success",
+                "sticky": False,
+            },
+        }
+
+    def action_sync_now(self):
+        self.ensure_one()
+        self._check_owner_or_admin()
+        box = self.sudo()
+        if not box._claim_and_sync(mailbox_id=box.id):
+            raise UserError(_("This mailbox is being synchronised right now."))
+        if box.state == "failing":
+            raise UserError(box.last_error)
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": _("Mailbox synchronised"),
+                "message": _(
+                    "%(fetched)s messages fetched, %(archived)s archived, "
+                    "%(unmatched)s without a matching partner so far.",
+                    fetched=box.count_fetched,
+                    archived=box.count_archived,
+                    unmatched=box.count_unmatched,
+                ),
+                "type": "success",
+                "sticky": False,
+            },
+        }
+
+    def action_edit_folders(self):
+        self.ensure_one()
+        self._check_owner_or_admin()
+        if self.protocol != "imap":
+            raise UserError(_("Only IMAP mailboxes have folders."))
+        wizard = self.env["carerix.mailbox.folder.wizard"].sudo()._create_for(self)
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Edit folders"),
+            "res_model": "carerix.mailbox.folder.wizard",
+            "res_id": wizard.id,
+            "view_mode": "form",
+            "target": "new",
+        }
+
+    # ------------------------------------------------------------------
+    # Folders
+    # ------------------------------------------------------------------
+    def _discover_folders(self, client=None):
+        """Update the folder records from the server; returns the server folders.
+
+        New folders get the engine's proposed role; folders that vanished on the
+        server are kept (their cursor stays) but flagged ``present = False``.
+        """
+        self.ensure_one()
+        if client is None:
+            with self._open() as opened:
+                return self._discover_folders(opened)
+        server = client.list_folders()
+        by_name = {folder.name: folder for folder in self.folder_ids}
+        Folder = self.env["carerix.mailbox.folder"]
+        vals_list = []
+        for info in server:
+            if not info.selectable:
+                continue
+            record = by_name.get(info.name)
+            if record:
+                if not record.present:
+                    record.present = True
+            else:
+                vals_list.append(
+                    {
+                        "mailbox_id": self.id,
+                        "name": info.name,
+                        "delimiter": info.delimiter or "",
+                        "proposed_role": info.role,
+                        "role": info.role,
+                    }
+                )
+        if vals_list:
+            Folder.create(vals_list)
+        names = {info.name for info in server}
+        self.folder_ids.filtered(lambda f: f.name not in names and f.present).write(
+            {"present": False}
+        )
+        return server
+
+    # ------------------------------------------------------------------
+    # Sync
+    # ------------------------------------------------------------------
+    @api.model
+    def _cron_sync(self, time_budget=CRON_TIME_BUDGET):
+        """Sync every mailbox with fetching on, one at a time, until the budget.
+
+        Returns the number of mailboxes synced. Commits (see :meth:`_claim_and_sync`).
+        """
+        deadline = time.monotonic() + time_budget
+        done = []
+        while time.monotonic() < deadline:
+            box_id = self._claim_and_sync(exclude=done)
+            if not box_id:
+                break
+            done.append(box_id)
+            remaining = self.search_count(
+                [
+                    ("fetch_enabled", "=", True),
+                    ("host", "!=", False),
+                    ("id", "not in", done),
+                ]
+            )
+            self.env["ir.cron"]._notify_progress(done=len(done), remaining=remaining)
+        return len(done)
+
+    @api.model
+    def _claim_and_sync(self, mailbox_id=None, exclude=()):
+        """Claim one mailbox, sync it, record its health; returns its id or None.
+
+        The mailbox row is claimed with ``SELECT … FOR NO KEY UPDATE SKIP
+        LOCKED`` (the ``FOR UPDATE`` variant that still lets the sync insert
+        rows referencing the mailbox) on a second cursor that stays open for the
+        whole sync, so several cron
+        workers or Odoo servers share the work and never sync one mailbox twice
+        at once. The messages are written and committed batch by batch on the
+        main cursor; the mailbox row itself (the sync health) is written only
+        through the claiming cursor, which commits at the end and releases the
+        claim.
+        """
+        query = """
+            SELECT id FROM carerix_mailbox
+             WHERE {where}
+             ORDER BY last_attempt NULLS FIRST, id
+             LIMIT 1
+               FOR NO KEY UPDATE SKIP LOCKED
+        """
+        if mailbox_id:
+            where, params = "id = %s", [mailbox_id]
+        else:
+            where = (
+                "fetch_enabled AND active AND COALESCE(host, '') != '' "
+                "AND NOT (id = ANY(%s))"
+            )
+            params = [list(exclude) or [0]]
+        with self.env.registry.cursor() as lock_cr:
+            lock_cr.execute(query.format(where=where), params)
+            row = lock_cr.fetchone()
+            if not row:
+                return None
+            health = self.browse(row[0])._sync()
+            lock_env = api.Environment(lock_cr, self.env.uid, self.env.context)
+            lock_box = lock_env["carerix.mailbox"].browse(row[0])
+            stats = health.pop("stats")
+            health.update(
+                {
+                    "last_attempt": fields.Datetime.now(),
+                    "count_fetched": lock_box.count_fetched + stats["fetched"],
+                    "count_archived": lock_box.count_archived + stats["archived"],
+                    "count_unmatched": lock_box.count_unmatched + stats["unmatched"],
+                }
+            )
+            lock_box.write(health)
+            lock_cr.commit()  # pylint: disable=invalid-commit; the sync health, and the claim is released
+        self.browse(row[0]).invalidate_recordset()
+        return row[0]
+
+    def _sync(self):
+        """Fetch and archive the new mail of this (claimed) mailbox.
+
+        Returns the sync health values for the caller to write on the mailbox
+        row. Commits on ``self.env.cr`` after each batch: the archived messages
+        and the folder cursor (or POP UIDLs) that covers them, so a crash loses
+        and duplicates nothing. Any error is returned, never raised, so one
+        broken mailbox never stops the others.
+        """
+        self.ensure_one()
+        cr = self.env.cr
+        stats = {"fetched": 0, "archived": 0, "unmatched": 0}
+        try:
+            with self._open() as client:
+                if self.protocol == "imap":
+                    self._sync_imap(client, stats)
+                else:
+                    self._sync_pop3(client, stats)
+            cr.commit()  # pylint: disable=invalid-commit; the last batch, before the health says "ok"
+        except Exception as error:  # recorded on the card, the others go on
+            if isinstance(error, MailError):
+                _logger.info("Mailbox %s: %s", self.id, error)
+                message = self._user_message(error)
+            elif isinstance(error, UserError):
+                message = error.args[0]
+            else:
+                _logger.exception("Mailbox %s: sync failed", self.id)
+                message = _(
+                    "The sync stopped on an unexpected error: %(error)s",
+                    error=type(error).__name__,
+                )
+            cr.rollback()
+            return {"state": "failing", "last_error": message, "stats": stats}
+        return {
+            "state": "ok",
+            "last_error": False,
+            "last_sync_ok": fields.Datetime.now(),
+            "stats": stats,
+        }
+
+    def _sync_imap(self, client, stats):
+        if not self.folder_ids:
+            self._discover_folders(client)
+        folders = self.folder_ids.filtered(
+            lambda f: f.present and f.role in ("inbox", "sent")
+        )
+        for folder in folders:
+            cursor = None
+            if folder.uidvalidity:
+                cursor = Cursor(folder.uidvalidity, folder.last_uid)
+            try:
+                sync = client.sync_folder(
+                    folder.name, cursor, max_message_size=MAX_MESSAGE_SIZE
+                )
+            except MailError as error:
+                if error.__class__.__name__ == "FolderNotFound":
+                    folder.present = False
+                    continue
+                raise
+            direction = "outgoing" if folder.role == "sent" else "incoming"
+            for batch in sync:
+                if batch.uidvalidity_changed:
+                    _logger.info(
+                        "Mailbox %s: UIDVALIDITY of %s changed, resyncing",
+                        self.id,
+                        folder.name,
+                    )
+                for message in batch.messages:
+                    self._archive_fetched(
+                        message.raw,
+                        direction,
+                        folder.name,
+                        stats,
+                        oversize=message.oversize,
+                        size=message.size,
+                    )
+                folder.write(
+                    {
+                        "uidvalidity": batch.cursor.uidvalidity,
+                        "last_uid": batch.cursor.last_uid,
+                        "last_sync": fields.Datetime.now(),
+                    }
+                )
+                self.env.cr.commit()  # pylint: disable=invalid-commit; messages and the cursor covering them
+
+    def _sync_pop3(self, client, stats):
+        Uidl = self.env["carerix.mailbox.uidl"]
+        known = dict(self.uidl_ids.mapped(lambda u: (u.uidl, u)))
+        for message in client.new_messages(
+            set(known), max_message_size=MAX_MESSAGE_SIZE
+        ):
+            self._archive_fetched(
+                message.raw,
+                "incoming",
+                "INBOX",
+                stats,
+                oversize=message.oversize,
+                size=message.size,
+            )
+            known[message.uidl] = Uidl.create(
+                {"mailbox_id": self.id, "uidl": message.uidl}
+            )
+            self.env.cr.commit()  # pylint: disable=invalid-commit; the message and its UIDL together
+        present = {uidl for _num, uidl, _size in client.list_uidls()}
+        archived = {uidl: rec.first_archived for uidl, rec in known.items()}
+        to_delete = uidls_to_delete(
+            archived,
+            present,
+            keep_copy=self.keep_copy,
+            remove_after_days=self.remove_after_days or None,
+            now=fields.Datetime.now(),
+        )
+        if to_delete:
+            client.delete(to_delete)
+        # Forget UIDLs the server no longer has, a while after they vanished.
+        gone = [rec.id for uidl, rec in known.items() if uidl not in present]
+        if gone:
+            stale = Uidl.browse(gone).filtered(
+                lambda u: u.first_archived < fields.Datetime.now() - timedelta(days=30)
+            )
+            stale.unlink()
+
+    def _archive_fetched(self, raw, direction, folder_name, stats, **meta):
+        """Archive one fetched message in its own savepoint; never raises."""
+        stats["fetched"] += 1
+        Archive = self.env["carerix.mailbox.message"]
+        try:
+            with self.env.cr.savepoint():
+                result = Archive._archive_raw(
+                    self, raw, direction=direction, folder=folder_name, **meta
+                )
+        except Exception as error:  # stored raw with the reason, batch goes on
+            _logger.exception("Mailbox %s: archiving a message failed", self.id)
+            with self.env.cr.savepoint():
+                result = Archive._store_raw_only(
+                    self,
+                    raw,
+                    direction=direction,
+                    folder=folder_name,
+                    reason=_("Archiving failed: %(error)s", error=type(error).__name__),
+                )
+        if result and result.state == "unmatched":
+            stats["unmatched"] += 1
+        if result:
+            stats["archived"] += 1
+        return result

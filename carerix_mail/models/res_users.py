@@ -1,0 +1,229 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError
+
+# Fields of res.users shown on page "Email settings" -> field of carerix.mailbox.
+MAILBOX_FIELDS = {
+    "mailbox_host": "host",
+    "mailbox_port": "port",
+    "mailbox_login": "login",
+    "mailbox_protocol": "protocol",
+    "mailbox_security": "security",
+    "mailbox_security_none_confirmed": "security_none_confirmed",
+    "mailbox_fetch_enabled": "fetch_enabled",
+    "mailbox_keep_copy": "keep_copy",
+    "mailbox_remove_after_days": "remove_after_days",
+    "mailbox_from_address": "from_address",
+    "mailbox_incoming_confidential": "incoming_confidential",
+    "mailbox_outgoing_confidential": "outgoing_confidential",
+}
+# Read-only sync health.
+MAILBOX_HEALTH_FIELDS = {
+    "mailbox_has_password": "has_password",
+    "mailbox_state": "state",
+    "mailbox_last_sync_ok": "last_sync_ok",
+    "mailbox_last_error": "last_error",
+    "mailbox_count_fetched": "count_fetched",
+    "mailbox_count_archived": "count_archived",
+    "mailbox_count_unmatched": "count_unmatched",
+}
+
+
+LABELS = {
+    "host": "Mail server",
+    "port": "Port",
+    "login": "Username",
+    "protocol": "Type",
+    "security": "Security",
+    "security_none_confirmed": "I understand the risk of no encryption",
+    "fetch_enabled": "Fetch email from mail server",
+    "keep_copy": "Keep a copy on the server",
+    "remove_after_days": "Remove from server after (days)",
+    "from_address": "Outgoing From address",
+    "incoming_confidential": "Incoming email confidential by default",
+    "outgoing_confidential": "Outgoing email confidential by default",
+    "has_password": "Password set",
+    "state": "Sync state",
+    "last_sync_ok": "Last successful sync",
+    "last_error": "Last error",
+    "count_fetched": "Fetched",
+    "count_archived": "Archived",
+    "count_unmatched": "Unmatched",
+}
+
+
+def _proxy(field_name, readonly=False):
+    """A res.users field showing ``carerix.mailbox.<field_name>``.
+
+    Only the user himself (through SELF_READABLE_FIELDS) and settings
+    administrators see the values; every other user reads empty values.
+    """
+    Field = {
+        "host": fields.Char,
+        "port": fields.Integer,
+        "login": fields.Char,
+        "from_address": fields.Char,
+        "last_error": fields.Text,
+        "last_sync_ok": fields.Datetime,
+        "remove_after_days": fields.Integer,
+        "count_fetched": fields.Integer,
+        "count_archived": fields.Integer,
+        "count_unmatched": fields.Integer,
+    }.get(field_name, fields.Boolean)
+    kwargs = {}
+    if field_name in ("protocol", "security", "state"):
+        Field = fields.Selection
+        kwargs["selection"] = lambda self, name=field_name: (
+            self.env["carerix.mailbox"]._fields[name]._description_selection(self.env)
+        )
+    kwargs["string"] = LABELS.get(field_name)
+    return Field(
+        compute="_compute_mailbox_fields",
+        inverse=None if readonly else "_inverse_mailbox_fields",
+        readonly=readonly,
+        **kwargs,
+    )
+
+
+class ResUsers(models.Model):
+    _inherit = "res.users"
+
+    carerix_mailbox_ids = fields.One2many(
+        "carerix.mailbox", "user_id", "Mailbox", groups="base.group_system"
+    )
+    mailbox_host = _proxy("host")
+    mailbox_port = _proxy("port")
+    mailbox_login = _proxy("login")
+    mailbox_protocol = _proxy("protocol")
+    mailbox_security = _proxy("security")
+    mailbox_security_none_confirmed = _proxy("security_none_confirmed")
+    mailbox_fetch_enabled = _proxy("fetch_enabled")
+    mailbox_keep_copy = _proxy("keep_copy")
+    mailbox_remove_after_days = _proxy("remove_after_days")
+    mailbox_from_address = _proxy("from_address")
+    mailbox_incoming_confidential = _proxy("incoming_confidential")
+    mailbox_outgoing_confidential = _proxy("outgoing_confidential")
+    mailbox_has_password = _proxy("has_password", readonly=True)
+    mailbox_state = _proxy("state", readonly=True)
+    mailbox_last_sync_ok = _proxy("last_sync_ok", readonly=True)
+    mailbox_last_error = _proxy("last_error", readonly=True)
+    mailbox_count_fetched = _proxy("count_fetched", readonly=True)
+    mailbox_count_archived = _proxy("count_archived", readonly=True)
+    mailbox_count_unmatched = _proxy("count_unmatched", readonly=True)
+    mailbox_password = fields.Char(
+        "Mailbox password",
+        compute="_compute_mailbox_password",
+        inverse="_inverse_mailbox_password",
+        help="Write-only: the password is never shown again once saved.",
+    )
+    mailbox_folder_ids = fields.One2many(
+        "carerix.mailbox.folder",
+        compute="_compute_mailbox_folder_ids",
+        string="Folders",
+    )
+
+    @property
+    def SELF_READABLE_FIELDS(self):
+        return (
+            super().SELF_READABLE_FIELDS
+            + list(MAILBOX_FIELDS)
+            + list(MAILBOX_HEALTH_FIELDS)
+            + ["mailbox_password", "mailbox_folder_ids"]
+        )
+
+    @property
+    def SELF_WRITEABLE_FIELDS(self):
+        return (
+            super().SELF_WRITEABLE_FIELDS + list(MAILBOX_FIELDS) + ["mailbox_password"]
+        )
+
+    def _may_see_mailbox(self):
+        self.ensure_one()
+        env = self.env
+        return env.su or self == env.user or env.user.has_group("base.group_system")
+
+    def _carerix_mailbox(self, create=False):
+        """The mailbox of this user (sudo), created on demand."""
+        self.ensure_one()
+        box = (
+            self.env["carerix.mailbox"]
+            .sudo()
+            .search([("user_id", "=", self.id)], limit=1)
+        )
+        if not box and create:
+            box = self.env["carerix.mailbox"].sudo().create({"user_id": self.id})
+        return box
+
+    @api.depends_context("uid")
+    def _compute_mailbox_fields(self):
+        defaults = self.env["carerix.mailbox"].default_get(
+            list(MAILBOX_FIELDS.values())
+        )
+        for user in self:
+            box = (
+                user._carerix_mailbox() if user.id and user._may_see_mailbox() else None
+            )
+            for user_field, box_field in {
+                **MAILBOX_FIELDS,
+                **MAILBOX_HEALTH_FIELDS,
+            }.items():
+                if box:
+                    user[user_field] = box[box_field]
+                else:
+                    user[user_field] = defaults.get(box_field, False)
+
+    def _inverse_mailbox_fields(self):
+        for user in self:
+            if not user._may_see_mailbox():
+                raise AccessError(_("You cannot change another user's mailbox."))
+            box = user._carerix_mailbox(create=True)
+            vals = {
+                box_field: user[user_field]
+                for user_field, box_field in MAILBOX_FIELDS.items()
+            }
+            changed = {k: v for k, v in vals.items() if box[k] != v}
+            if changed:
+                box.write(changed)
+
+    def _compute_mailbox_password(self):
+        # Write-only: never read back, whoever asks.
+        self.mailbox_password = False
+
+    def _inverse_mailbox_password(self):
+        for user in self:
+            if not user.mailbox_password:
+                continue
+            if not user._may_see_mailbox():
+                raise AccessError(_("You cannot change another user's mailbox."))
+            user._carerix_mailbox(create=True)._set_password(user.mailbox_password)
+        # Drop the clear text from the cache at once.
+        self.invalidate_recordset(["mailbox_password"])
+
+    @api.depends_context("uid")
+    def _compute_mailbox_folder_ids(self):
+        for user in self:
+            if user.id and user._may_see_mailbox():
+                user.mailbox_folder_ids = user._carerix_mailbox().folder_ids
+            else:
+                user.mailbox_folder_ids = False
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        users = super().create(vals_list)
+        for user in users:
+            user._carerix_mailbox(create=True)
+        return users
+
+    def _mailbox_action(self, method):
+        self.ensure_one()
+        if not self._may_see_mailbox():
+            raise AccessError(_("You cannot use another user's mailbox."))
+        return getattr(self._carerix_mailbox(create=True), method)()
+
+    def action_mailbox_test_connection(self):
+        return self._mailbox_action("action_test_connection")
+
+    def action_mailbox_sync_now(self):
+        return self._mailbox_action("action_sync_now")
+
+    def action_mailbox_edit_folders(self):
+        return self._mailbox_action("action_edit_folders")

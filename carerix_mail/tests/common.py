@@ -1,0 +1,188 @@
+"""Shared fixtures of the Odoo tests.
+
+The tests talk to the real Dovecot started by ``scripts/test.sh`` (its state
+file is named by ``CARERIX_DEVSERVICES_STATE``). Tests of the sync need real
+transactions (the sync commits per batch, and claims mailboxes with a second
+cursor), so :class:`SyncCase` works on fresh committed cursors and switches off
+the mailboxes it created when a test ends.
+"""
+
+import contextlib
+import importlib.util
+import itertools
+import os
+import uuid
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+
+from odoo import SUPERUSER_ID, api
+from odoo.tests import TransactionCase, new_test_user
+
+_SCRIPTS = Path(__file__).resolve().parents[2] / "scripts" / "devservices.py"
+_counter = itertools.count(1)
+
+
+def load_dovecot():
+    """The running Dovecot of the test command; fails loudly when absent."""
+    state_file = os.environ.get("CARERIX_DEVSERVICES_STATE")
+    if not state_file or not Path(state_file).is_file():
+        raise RuntimeError(
+            "CARERIX_DEVSERVICES_STATE is not set: run the Odoo tests through "
+            "scripts/test.sh, which starts PostgreSQL and Dovecot"
+        )
+    spec = importlib.util.spec_from_file_location("carerix_devservices", _SCRIPTS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    _pg, dovecot = module.load_state(state_file)
+    return dovecot
+
+
+def unique(prefix):
+    return f"{prefix}{next(_counter)}x{uuid.uuid4().hex[:6]}"
+
+
+def make_mail(
+    sender,
+    to,
+    subject="Hello",
+    body="Hello there",
+    cc=None,
+    message_id=None,
+    in_reply_to=None,
+    attachments=(),
+    date=None,
+):
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    if cc:
+        msg["Cc"] = cc
+    msg["Subject"] = subject
+    msg["Message-ID"] = message_id or make_msgid(domain="test.example")
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
+        msg["References"] = in_reply_to
+    if date:
+        msg["Date"] = format_datetime(date)
+    msg.set_content(body)
+    for filename, data, mimetype in attachments:
+        maintype, subtype = mimetype.split("/")
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    return msg.as_bytes()
+
+
+class SyncCase(TransactionCase):
+    """Base class of the tests that run a real sync against Dovecot."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.dovecot = load_dovecot()
+
+    def setUp(self):
+        super().setUp()
+        self._mailbox_ids = []
+        self.addCleanup(self._switch_off_mailboxes)
+
+    @contextlib.contextmanager
+    def real_env(self, uid=SUPERUSER_ID):
+        """An environment on a new cursor that commits when the block ends."""
+        with self.registry.cursor() as cr:
+            yield api.Environment(cr, uid, {})
+
+    def _switch_off_mailboxes(self):
+        if self._mailbox_ids:
+            with self.real_env() as env:
+                env["carerix.mailbox"].browse(self._mailbox_ids).write(
+                    {"fetch_enabled": False}
+                )
+
+    def make_recruiter(self, protocol="imap", password=None, **mailbox_vals):
+        """A committed user with a Dovecot account and a configured mailbox.
+
+        Returns ``(user_id, login, email)``.
+        """
+        login = unique("rec")
+        email = f"{login}@agency.example"
+        dovecot_password = "pw-" + uuid.uuid4().hex
+        self.dovecot.add_user(login, dovecot_password)
+        with self.real_env() as env:
+            user = new_test_user(
+                env, login=login, email=email, name=f"Recruiter {login}"
+            )
+            box = user._carerix_mailbox(create=True)
+            port = (
+                self.dovecot.imap_port if protocol == "imap" else self.dovecot.pop3_port
+            )
+            box.write(
+                dict(
+                    {
+                        "host": self.dovecot.host,
+                        "port": port,
+                        "login": login,
+                        "protocol": protocol,
+                        "security": "starttls",
+                        "fetch_enabled": True,
+                        "ca_file": self.dovecot.ca_file,
+                    },
+                    **mailbox_vals,
+                )
+            )
+            box._set_password(password or dovecot_password)
+            self._mailbox_ids.append(box.id)
+            return user.id, login, email
+
+    def make_partner(self, **vals):
+        with self.real_env() as env:
+            return env["res.partner"].create(vals).id
+
+    def sync(self, user_id):
+        with self.real_env() as env:
+            box = env["res.users"].browse(user_id)._carerix_mailbox()
+            env["carerix.mailbox"]._claim_and_sync(mailbox_id=box.id)
+            return box.read(
+                [
+                    "state",
+                    "last_error",
+                    "count_fetched",
+                    "count_archived",
+                    "count_unmatched",
+                ]
+            )[0]
+
+    def entries(self, user_id):
+        """The synced mail of a user as dicts (read on a fresh cursor)."""
+        with self.real_env() as env:
+            entries = env["carerix.mailbox.message"].search(
+                [("owner_id", "=", user_id)], order="id"
+            )
+            return [
+                {
+                    "subject": e.subject,
+                    "state": e.state,
+                    "direction": e.direction,
+                    "folder": e.folder,
+                    "partners": set(e.partner_ids.ids),
+                    "error": e.error,
+                    "copies": sorted(
+                        (m.model, m.res_id, m.author_id.id) for m in e.copy_ids
+                    ),
+                    "attachments": sorted(e.copy_ids.attachment_ids.mapped("name")),
+                }
+                for e in entries
+            ]
+
+    def partner_mail(self, partner_id):
+        with self.real_env() as env:
+            return (
+                env["mail.message"]
+                .search(
+                    [
+                        ("model", "=", "res.partner"),
+                        ("res_id", "=", partner_id),
+                        ("carerix_mailbox_message_id", "!=", False),
+                    ]
+                )
+                .mapped("subject")
+            )
