@@ -17,6 +17,9 @@
         "wizards/carerix_mailbox_folder_wizard_views.xml",
         "data/ir_cron_data.xml",
     ],
+    "demo": [
+        "demo/carerix_mail_demo.xml",
+    ],
     "installable": True,
     "application": False,
 }
