@@ -18,6 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import devservices  # noqa: E402
 
+import odoo  # noqa: E402
+from odoo import SUPERUSER_ID, api  # noqa: E402
+
 RECRUITERS = [
     ("carerix_mail.user_recruiter_anna", "anna", "anna"),
     ("carerix_mail.user_recruiter_bram", "bram", "bram"),
@@ -111,9 +114,6 @@ def main():
     parser.add_argument("--db", required=True)
     parser.add_argument("--state", required=True)
     args = parser.parse_args()
-
-    import odoo  # noqa: PLC0415 (only after the arguments are known)
-    from odoo import SUPERUSER_ID, api
 
     _pg, dovecot = devservices.load_state(args.state)
     odoo.tools.config.parse_config(["-c", args.conf, "-d", args.db])
