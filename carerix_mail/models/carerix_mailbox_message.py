@@ -9,7 +9,11 @@ from markupsafe import Markup
 from odoo import _, api, fields, models
 from odoo.tools import plaintext2html
 
-from ..engine.message import parse_headers, safe_parse
+from ..engine.message import normalize_subject, parse_headers, safe_parse
+
+# Words that make an incoming mail confidential when its subject contains them
+# (case-insensitive). Extension point: override _carerix_confidential_for.
+CONFIDENTIAL_SUBJECT_WORDS = ("confidential", "vertrouwelijk")
 
 _logger = logging.getLogger(__name__)
 
@@ -129,6 +133,7 @@ class CarerixMailboxMessage(models.Model):
             )
         targets = self._archive_targets(mailbox, info, direction)
         partners = targets.get("res.partner", self.env["res.partner"])
+        confidential = self._carerix_confidential_for(mailbox, info, direction, targets)
         entry = (
             self.sudo()
             .with_context(mail_create_nolog=True, mail_create_nosubscribe=True)
@@ -147,11 +152,58 @@ class CarerixMailboxMessage(models.Model):
                     "folder": folder,
                     "state": "matched" if targets else "unmatched",
                     "partner_ids": [(6, 0, partners.ids)],
+                    "confidential": confidential,
                 }
             )
         )
         entry._post_copies(mailbox, parsed, direction, targets)
         return entry
+
+    @api.model
+    def _carerix_confidential_for(self, mailbox, info, direction, targets):
+        """Whether a mail is private to the owner of ``mailbox``, by the rules
+        of confidential mail (any one suffices):
+
+        * incoming: the subject contains "confidential" or "vertrouwelijk"
+          (case-insensitive, also behind Re: / Fwd: / AW: / Antw: prefixes);
+        * it replies (In-Reply-To / References) to a private message of any
+          owner, whatever mailbox it arrives through: a conversation stays
+          private;
+        * incoming: the sender is a partner marked *Incoming email from this
+          person confidential by default*;
+        * the owner has *Incoming* (fetched mail) or *Outgoing* (Sent folder)
+          *email confidential by default*.
+
+        ``targets`` (``{model: records}``) is what the mail is archived on.
+        """
+        if direction == "incoming":
+            subject = normalize_subject(info.subject).lower()
+            if any(word in subject for word in CONFIDENTIAL_SUBJECT_WORDS):
+                return True
+        references = [f"<{ref}>" for ref in (*info.in_reply_to, *info.references)]
+        if references:
+            if self.env["mail.message"]._carerix_private_for(references):
+                return True
+            if self.sudo().search_count(
+                [
+                    ("message_id_header", "in", [r[1:-1] for r in references]),
+                    ("confidential", "=", True),
+                ],
+                limit=1,
+            ):
+                return True
+        if direction == "incoming":
+            senders = [a.email for a in info.from_ if a.email]
+            if senders and self.env["res.partner"].sudo().search_count(
+                [
+                    ("email_normalized", "in", senders),
+                    ("carerix_incoming_confidential", "=", True),
+                ],
+                limit=1,
+            ):
+                return True
+            return bool(mailbox.incoming_confidential)
+        return bool(mailbox.outgoing_confidential)
 
     @api.model
     def _archive_targets(self, mailbox, info, direction):
@@ -250,6 +302,10 @@ class CarerixMailboxMessage(models.Model):
             "carerix_mailbox_message_id": self.id,
             "carerix_direction": direction,
             "carerix_confidential": self.confidential,
+            "carerix_references": " ".join(
+                f"<{ref}>" for ref in (*info.in_reply_to, *info.references)
+            )
+            or False,
         }
         vals_list = [dict(common, model=self._name, res_id=self.id, body=body)]
         for model, records in targets.items():

@@ -1,7 +1,36 @@
-from odoo import fields, models
+import re
+
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError
+from odoo.tools import SQL
+
+# One Message-ID token of a References / In-Reply-To header, with its brackets.
+MESSAGE_ID_RE = re.compile(r"<[^<>\s]+>")
+# Safety net for the conversation walk: a conversation longer than this many
+# hops is cut (each hop is one search).
+CONVERSATION_MAX_HOPS = 50
+
+
+def message_id_tokens(*values):
+    """The ``<id>`` tokens of headers such as References, in order, once each."""
+    tokens = []
+    for value in values:
+        for token in MESSAGE_ID_RE.findall(value or ""):
+            if token not in tokens:
+                tokens.append(token)
+    return tokens
 
 
 class MailMessage(models.Model):
+    """Archived copies of synced mail, and the privacy of confidential mail.
+
+    A message is *private* when ``carerix_confidential`` is set: only
+    ``carerix_owner_id`` may see it or anything derived from it. The global
+    rule ``mail_message_rule_carerix_private`` does the main work (search,
+    read, read_group, counts, ``_check_access``); the overrides below guard
+    the paths that run in sudo.
+    """
+
     _inherit = "mail.message"
 
     carerix_owner_id = fields.Many2one(
@@ -22,3 +51,266 @@ class MailMessage(models.Model):
         [("incoming", "Incoming"), ("outgoing", "Outgoing")], readonly=True
     )
     carerix_confidential = fields.Boolean("Confidential", readonly=True)
+    carerix_references = fields.Char(
+        "Replies to",
+        readonly=True,
+        help="Message-IDs of the In-Reply-To and References headers: the "
+        "conversation this mail belongs to.",
+    )
+
+    # ------------------------------------------------------------------
+    # Privacy helpers
+    # ------------------------------------------------------------------
+    def _carerix_is_hidden(self):
+        """Whether this message is private to someone else than the current
+        user. Superuser / sudo code sees everything."""
+        self.ensure_one()
+        if self.env.su:
+            return False
+        message = self.sudo()
+        return bool(
+            message.carerix_confidential and message.carerix_owner_id.id != self.env.uid
+        )
+
+    @api.model
+    def _carerix_private_sql(self, message_alias="m"):
+        """SQL condition: ``message_alias`` is a private message of another user."""
+        return SQL(
+            "(%(alias)s.carerix_confidential IS TRUE AND "
+            "%(alias)s.carerix_owner_id IS DISTINCT FROM %(uid)s)",
+            alias=SQL.identifier(message_alias),
+            uid=self.env.uid,
+        )
+
+    @api.model
+    def _carerix_private_for(self, message_ids):
+        """The ``mail.message`` (sudo) private among the Message-ID tokens
+        ``message_ids`` (``<id>`` form), any owner."""
+        if not message_ids:
+            return self.sudo().browse()
+        return self.sudo().search(
+            [
+                ("message_id", "in", list(message_ids)),
+                ("carerix_confidential", "=", True),
+            ]
+        )
+
+    # ------------------------------------------------------------------
+    # Paths that bypass record rules
+    # ------------------------------------------------------------------
+    def _carerix_hidden(self):
+        """The messages of ``self`` that are private to another user."""
+        ids = [id_ for id_ in self._ids if isinstance(id_, int)]
+        if self.env.su or not ids:
+            return self.browse()
+        self.flush_model(["carerix_confidential", "carerix_owner_id"])
+        rows = self.env.execute_query(
+            SQL(
+                "SELECT m.id FROM mail_message m WHERE m.id = ANY(%s) AND %s",
+                ids,
+                self._carerix_private_sql("m"),
+            )
+        )
+        return self.browse(row[0] for row in rows)
+
+    def fetch(self, field_names):
+        # Odoo's fetch() reads in sudo (its access checks are in read() and
+        # _search()), so plain field access on a browsed message would read a
+        # private message of another user: never fetch those.
+        hidden = self._carerix_hidden()
+        if hidden:
+            if hidden == self:
+                raise self.env["ir.rule"]._make_access_error("read", hidden)
+            self -= hidden  # noqa: PLW0642
+        return super().fetch(field_names)
+
+    def export_data(self, fields_to_export):
+        # mail.message.fetch() runs in sudo: export_data of explicit ids would
+        # read private messages without any rule.
+        self.check_access("read")
+        return super().export_data(fields_to_export)
+
+    def action_open_document(self):
+        self.check_access("read")
+        return super().action_open_document()
+
+    def _to_store(self, store, /, *, fields=None, **kwargs):
+        res = super()._to_store(store, fields=fields, **kwargs)
+        for message in self:
+            message_sudo = message.sudo()
+            store.add(
+                message,
+                {
+                    "carerix_confidential": message_sudo.carerix_confidential,
+                    "carerix_is_owner": bool(
+                        message_sudo.carerix_owner_id
+                        and message_sudo.carerix_owner_id.id == self.env.uid
+                    ),
+                },
+            )
+        return res
+
+    # ------------------------------------------------------------------
+    # Toggle
+    # ------------------------------------------------------------------
+    def action_carerix_toggle_confidential(self):
+        """Mark the conversation of this message private, or public when it
+        is private. Only the owner of the message may do this, administrators
+        included. Returns the new state."""
+        self.ensure_one()
+        self._carerix_check_owner()
+        return self._carerix_set_conversation_confidential(
+            not self.sudo().carerix_confidential
+        )
+
+    def action_carerix_set_confidential(self, confidential):
+        """Set the conversation of this message private (``True``) or public."""
+        self.ensure_one()
+        self._carerix_check_owner()
+        return self._carerix_set_conversation_confidential(bool(confidential))
+
+    def _carerix_check_owner(self):
+        owner = self.sudo().carerix_owner_id
+        if not owner or owner.id != self.env.uid:
+            raise AccessError(
+                _(
+                    "Only the owner of this message can change whether it is "
+                    "confidential."
+                )
+            )
+
+    def _carerix_set_conversation_confidential(self, confidential):
+        conversation = self._carerix_conversation()
+        conversation._carerix_apply_confidential(confidential)
+        return confidential
+
+    def _carerix_apply_confidential(self, confidential):
+        """Write ``confidential`` on these messages (sudo) and their synced mail
+        entries. A message made private without an owner gets the current
+        user as owner; attachments of a private message are moved onto it so
+        that reading the record they were posted on does not reveal them."""
+        messages = self.sudo()
+        messages.filtered(lambda m: m.carerix_confidential != confidential).write(
+            {"carerix_confidential": confidential}
+        )
+        messages.carerix_mailbox_message_id.filtered(
+            lambda e: e.confidential != confidential
+        ).write({"confidential": confidential})
+        if confidential:
+            ownerless = messages.filtered(lambda m: not m.carerix_owner_id)
+            ownerless.write({"carerix_owner_id": self.env.uid})
+            messages._carerix_protect_attachments()
+        # record rules are SQL: later searches in this transaction must see it
+        messages.flush_recordset(["carerix_confidential", "carerix_owner_id"])
+
+    def _carerix_protect_attachments(self):
+        """Point the attachments of private messages at the message itself
+        (``res_model='mail.message'``), so access to the message decides."""
+        for message in self.sudo().filtered("carerix_confidential"):
+            movable = message.attachment_ids.filtered(
+                lambda a, m=message: a.res_model != "mail.message" and not a.res_field
+            )
+            if not movable:
+                continue
+            for model, attachments in movable.grouped("res_model").items():
+                if model not in self.env:
+                    continue
+                records = self.env[model].sudo().browse(attachments.mapped("res_id"))
+                if "message_main_attachment_id" in records._fields:
+                    records.exists().filtered(
+                        lambda r, a=attachments: r.message_main_attachment_id in a
+                    ).write({"message_main_attachment_id": False})
+            movable.write({"res_model": "mail.message", "res_id": message.id})
+
+    def _carerix_conversation(self):
+        """All messages (sudo) of the conversation of ``self``: the copies of
+        the same mail, and every message linked to it by Message-ID through
+        References / In-Reply-To or ``parent_id``, in either direction."""
+        Message = self.env["mail.message"].sudo()
+        found = self.sudo()
+        frontier = found
+        for _hop in range(CONVERSATION_MAX_HOPS):
+            ids = set(frontier.mapped("message_id")) - {False}
+            refs = set()
+            for message in frontier:
+                refs.update(message_id_tokens(message.carerix_references))
+            domain_parts = [
+                [("message_id", "in", list(ids | refs))],
+                [
+                    (
+                        "carerix_mailbox_message_id",
+                        "in",
+                        frontier.carerix_mailbox_message_id.ids,
+                    )
+                ],
+                [("parent_id", "in", frontier.ids)],
+                [("id", "in", frontier.parent_id.ids)],
+            ]
+            domain_parts += [[("carerix_references", "like", token)] for token in ids]
+            domain = ["|"] * (len(domain_parts) - 1)
+            for part in domain_parts:
+                domain += part
+            new = Message.search(domain) - found
+            if not new:
+                break
+            found |= new
+            frontier = new
+        return found
+
+    # ------------------------------------------------------------------
+    # Private by inheritance
+    # ------------------------------------------------------------------
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            self._carerix_default_confidential(vals)
+        messages = super().create(vals_list)
+        messages.filtered("carerix_confidential")._carerix_protect_attachments()
+        return messages
+
+    def write(self, vals):
+        res = super().write(vals)
+        if vals.get("carerix_confidential") or (
+            vals.get("attachment_ids")
+            and any(self.sudo().mapped("carerix_confidential"))
+        ):
+            self.filtered(
+                lambda m: m.sudo().carerix_confidential
+            )._carerix_protect_attachments()
+        return res
+
+    @api.model
+    def _carerix_default_confidential(self, vals):
+        """Outgoing mail posted by a user with *Outgoing email confidential by
+        default* is private to that user. Extension point."""
+        if "carerix_confidential" in vals or vals.get("carerix_owner_id"):
+            return
+        reply_owner_id = self.env.context.get("carerix_private_reply_owner_id")
+        if reply_owner_id and self.env.su:
+            # a reply to a private mail routed by the mail gateway
+            vals.update(
+                carerix_confidential=True,
+                carerix_owner_id=reply_owner_id,
+                carerix_references=self.env.context.get(
+                    "carerix_private_reply_references"
+                ),
+            )
+            return
+        if vals.get("message_type") != "comment" or not vals.get("model"):
+            return
+        user = self.env.user
+        if self.env.su and user._is_superuser() or not user._is_internal():
+            return
+        if vals.get("author_id") and vals["author_id"] != user.partner_id.id:
+            return
+        if vals.get("subtype_id") != self.env["ir.model.data"]._xmlid_to_res_id(
+            "mail.mt_comment"
+        ):
+            return
+        mailbox = user._carerix_mailbox()
+        if mailbox.outgoing_confidential:
+            vals.update(
+                carerix_confidential=True,
+                carerix_owner_id=user.id,
+                carerix_direction="outgoing",
+            )

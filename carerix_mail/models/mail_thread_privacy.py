@@ -1,0 +1,72 @@
+from odoo import api, fields, models
+
+from .mail_message import message_id_tokens
+
+
+class MailThread(models.AbstractModel):  # pylint: disable=consider-merging-classes-inherited
+    """Privacy of confidential mail on every record with a chatter.
+
+    * ``message_ids`` is ``auto_join``: a domain such as
+      ``[('message_ids.body', 'ilike', word)]`` is one SQL sub-query that
+      applies no record rule, only the field's domain. The privacy condition
+      is therefore part of that domain (not for sudo / superuser code).
+    * A private message notifies its owner and the explicit recipients who are
+      not users (the person the mail is addressed to), never followers or
+      other users: no ``mail.notification``, ``mail.mail``, web push or bus
+      message for them.
+    * A mail that arrives through the gateway (an alias, the catchall) as a
+      reply to a private message is private to the owner of that message.
+    """
+
+    _inherit = "mail.thread"
+
+    def _carerix_message_ids_domain(self):
+        domain = [("message_type", "!=", "user_notification")]
+        if not self.env.su:
+            domain += [
+                "|",
+                ("carerix_confidential", "=", False),
+                ("carerix_owner_id", "=", self.env.uid),
+            ]
+        return domain
+
+    message_ids = fields.One2many(
+        domain=lambda self: self._carerix_message_ids_domain()
+    )
+
+    def _notify_get_recipients(self, message, msg_vals, **kwargs):
+        recipients = super()._notify_get_recipients(message, msg_vals, **kwargs)
+        msg_sudo = message.sudo()
+        if msg_vals and "carerix_confidential" in msg_vals:
+            confidential = msg_vals["carerix_confidential"]
+            owner_id = msg_vals.get("carerix_owner_id")
+        else:
+            confidential = msg_sudo.carerix_confidential
+            owner_id = msg_sudo.carerix_owner_id.id
+        if not confidential:
+            return recipients
+        owner = self.env["res.users"].sudo().browse(owner_id)
+        if msg_vals and "partner_ids" in msg_vals:
+            explicit = set(msg_vals.get("partner_ids") or [])
+        else:
+            explicit = set(msg_sudo.partner_ids.ids)
+        return [
+            r
+            for r in recipients
+            if (owner and r["id"] == owner.partner_id.id)
+            or (r["id"] in explicit and not r.get("uid"))
+        ]
+
+    @api.model
+    def _message_route_process(self, message, message_dict, routes):
+        refs = message_id_tokens(
+            message_dict.get("in_reply_to"), message_dict.get("references")
+        )
+        private = self.env["mail.message"]._carerix_private_for(refs)
+        if private:
+            # read by mail.message.create(), in sudo only (the gateway)
+            self = self.with_context(  # noqa: PLW0642
+                carerix_private_reply_owner_id=private[0].carerix_owner_id.id,
+                carerix_private_reply_references=" ".join(refs),
+            )
+        return super()._message_route_process(message, message_dict, routes)
