@@ -271,7 +271,13 @@ class CarerixMailbox(models.Model):
             "res_model": "carerix.mailbox.folder.wizard",
             "res_id": wizard.id,
             "view_mode": "form",
+            "views": [(False, "form")],
             "target": "new",
+            "context": {
+                "carerix_from_preferences": bool(
+                    self.env.context.get("carerix_from_preferences")
+                )
+            },
         }
 
     # ------------------------------------------------------------------
@@ -372,6 +378,11 @@ class CarerixMailbox(models.Model):
             )
             params = [list(exclude) or [0]]
         with self.env.registry.cursor() as lock_cr:
+            if not self.env.registry.in_test_mode():
+                # Read committed: another worker may have just written the health
+                # of a row this claim looks at; under Odoo's default repeatable
+                # read, locking such a row fails with a serialization error.
+                lock_cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             lock_cr.execute(query.format(where=where), params)
             row = lock_cr.fetchone()
             if not row:

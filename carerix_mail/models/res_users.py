@@ -1,5 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError
+from odoo.osv import expression
+
+from ..engine import default_port
 
 # Fields of res.users shown on page "Email settings" -> field of carerix.mailbox.
 MAILBOX_FIELDS = {
@@ -56,6 +59,9 @@ def _proxy(field_name, readonly=False):
 
     Only the user himself (through SELF_READABLE_FIELDS) and settings
     administrators see the values; every other user reads empty values.
+    Writing goes through :meth:`ResUsers.write` / :meth:`ResUsers.create`,
+    which hand the values to the mailbox (no ORM inverse: the fields share one
+    compute method, and an inverse would see the unwritten ones as empty).
     """
     Field = {
         "host": fields.Char,
@@ -76,12 +82,7 @@ def _proxy(field_name, readonly=False):
             self.env["carerix.mailbox"]._fields[name]._description_selection(self.env)
         )
     kwargs["string"] = LABELS.get(field_name)
-    return Field(
-        compute="_compute_mailbox_fields",
-        inverse=None if readonly else "_inverse_mailbox_fields",
-        readonly=readonly,
-        **kwargs,
-    )
+    return Field(compute="_compute_mailbox_fields", readonly=readonly, **kwargs)
 
 
 class ResUsers(models.Model):
@@ -112,8 +113,10 @@ class ResUsers(models.Model):
     mailbox_password = fields.Char(
         "Mailbox password",
         compute="_compute_mailbox_password",
-        inverse="_inverse_mailbox_password",
-        help="Write-only: the password is never shown again once saved.",
+        search="_search_mailbox_password",
+        readonly=False,
+        help="Write-only: the password is never shown again once saved. "
+        "Leave empty to keep the current one.",
     )
     mailbox_folder_ids = fields.One2many(
         "carerix.mailbox.folder",
@@ -170,33 +173,63 @@ class ResUsers(models.Model):
                     user[user_field] = box[box_field]
                 else:
                     user[user_field] = defaults.get(box_field, False)
-
-    def _inverse_mailbox_fields(self):
-        for user in self:
-            if not user._may_see_mailbox():
-                raise AccessError(_("You cannot change another user's mailbox."))
-            box = user._carerix_mailbox(create=True)
-            vals = {
-                box_field: user[user_field]
-                for user_field, box_field in MAILBOX_FIELDS.items()
-            }
-            changed = {k: v for k, v in vals.items() if box[k] != v}
-            if changed:
-                box.write(changed)
+            if not user.mailbox_port and user.mailbox_protocol:
+                # The port the connection uses when none is entered.
+                user.mailbox_port = default_port(
+                    user.mailbox_protocol, user.mailbox_security or "starttls"
+                )
 
     def _compute_mailbox_password(self):
         # Write-only: never read back, whoever asks.
         self.mailbox_password = False
 
-    def _inverse_mailbox_password(self):
+    def _search_mailbox_password(self, operator, value):
+        # No search may tell anything about a password: nothing ever matches.
+        return expression.FALSE_DOMAIN
+
+    @api.onchange("mailbox_protocol", "mailbox_security")
+    def _onchange_mailbox_protocol_security(self):
+        """Propose the usual port; the user may still change it afterwards."""
         for user in self:
-            if not user.mailbox_password:
-                continue
+            if user.mailbox_protocol and user.mailbox_security:
+                user.mailbox_port = default_port(
+                    user.mailbox_protocol, user.mailbox_security
+                )
+            if user.mailbox_security != "none":
+                user.mailbox_security_none_confirmed = False
+
+    @api.model
+    def _pop_mailbox_vals(self, vals):
+        """Remove the mailbox settings from ``vals``; return them separately.
+
+        Returns ``(mailbox_vals, password)``: the values for carerix.mailbox
+        and the new password (``None`` to keep the current one).
+        """
+        box_vals = {
+            MAILBOX_FIELDS[key]: vals.pop(key)
+            for key in list(vals)
+            if key in MAILBOX_FIELDS
+        }
+        password = vals.pop("mailbox_password", None) or None
+        for key in MAILBOX_HEALTH_FIELDS:
+            vals.pop(key, None)  # read-only
+        vals.pop("mailbox_folder_ids", None)  # changed through Edit folders only
+        return box_vals, password
+
+    def _write_mailbox(self, box_vals, password):
+        """Write the mailbox settings of these users (owner or admin only)."""
+        for user in self:
             if not user._may_see_mailbox():
                 raise AccessError(_("You cannot change another user's mailbox."))
-            user._carerix_mailbox(create=True)._set_password(user.mailbox_password)
-        # Drop the clear text from the cache at once.
-        self.invalidate_recordset(["mailbox_password"])
+            box = user._carerix_mailbox(create=True)
+            changed = {key: val for key, val in box_vals.items() if box[key] != val}
+            if changed:
+                box.write(changed)
+            if password:
+                box._set_password(password)
+        self.invalidate_recordset(
+            [*MAILBOX_FIELDS, *MAILBOX_HEALTH_FIELDS, "mailbox_password"]
+        )
 
     @api.depends_context("uid")
     def _compute_mailbox_folder_ids(self):
@@ -208,10 +241,22 @@ class ResUsers(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        vals_list = [dict(vals) for vals in vals_list]
+        mailbox_vals = [self._pop_mailbox_vals(vals) for vals in vals_list]
         users = super().create(vals_list)
-        for user in users:
+        for user, (box_vals, password) in zip(users, mailbox_vals, strict=True):
             user._carerix_mailbox(create=True)
+            if box_vals or password:
+                user._write_mailbox(box_vals, password)
         return users
+
+    def write(self, vals):
+        vals = dict(vals)
+        box_vals, password = self._pop_mailbox_vals(vals)
+        result = super().write(vals) if vals else True
+        if box_vals or password:
+            self._write_mailbox(box_vals, password)
+        return result
 
     def _mailbox_action(self, method):
         self.ensure_one()

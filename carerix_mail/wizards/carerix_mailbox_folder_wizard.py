@@ -62,9 +62,28 @@ class CarerixMailboxFolderWizard(models.TransientModel):
                     sent=len(self.line_ids.filtered(lambda line: line.role == "sent")),
                 ),
                 "type": "success",
-                "next": {"type": "ir.actions.act_window_close"},
+                "next": self._back_action(),
             },
         }
+
+    def action_cancel(self):
+        return self._back_action()
+
+    def _back_action(self):
+        """Where the user goes after the wizard.
+
+        Opened from the preferences dialog (which the wizard replaced), the
+        preferences open again with the updated folders; from the user form the
+        wizard just closes and the form reloads.
+        """
+        if self.env.context.get("carerix_from_preferences"):
+            action = self.env["res.users"].action_get()
+            # (With hr, an employee's My Profile is a full page, which
+            # simply reloads under the closing wizard.)
+            if action.get("target") == "new":
+                action["res_id"] = self.env.user.id
+                return action
+        return {"type": "ir.actions.act_window_close"}
 
 
 class CarerixMailboxFolderWizardLine(models.TransientModel):
