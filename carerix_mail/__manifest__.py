@@ -11,15 +11,27 @@
     "data": [
         "security/carerix_mail_security.xml",
         "security/ir.model.access.csv",
+        "security/carerix_mail_privacy.xml",
         "views/res_users_views.xml",
         "views/res_partner_views.xml",
         "views/carerix_mailbox_message_views.xml",
         "wizards/carerix_mailbox_folder_wizard_views.xml",
         "data/ir_cron_data.xml",
+        "views/res_users_alias_views.xml",
+        "data/mail_template_data.xml",
+        "data/res_users_data.xml",
     ],
     "demo": [
         "demo/carerix_mail_demo.xml",
     ],
+    "assets": {
+        "web.assets_backend": [
+            "carerix_mail/static/src/message_confidential/*",
+        ],
+        "web.assets_tests": [
+            "carerix_mail/static/tests/tours/*.js",
+        ],
+    },
     "installable": True,
     "application": False,
 }

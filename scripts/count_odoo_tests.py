@@ -24,4 +24,4 @@ def count_tests(directory):
 
 
 if __name__ == "__main__":
-    print(count_tests(sys.argv[1] if len(sys.argv) > 1 else "carerix_mail/tests"))
+    print(sum(count_tests(d) for d in (sys.argv[1:] or ["carerix_mail/tests"])))

@@ -50,6 +50,11 @@ PYEOF
 
 stage_failed() { FAILED_STAGES+=("$1"); }
 
+# A representative part of Odoo's own mail tests (module test_mail).
+ODOO_MAIL_TEST_TAGS="/test_mail:TestMessageAccess,/test_mail:TestMessageValues"
+ODOO_MAIL_TEST_TAGS+=",/test_mail:TestMessagePost,/test_mail:TestAttachment"
+ODOO_MAIL_TEST_TAGS+=",/test_mail:TestMailgateway"
+
 # --- 1. What the tests need -------------------------------------------------
 ensure_apt "${APT_PACKAGES[@]}"
 ensure_venv
@@ -59,7 +64,8 @@ say "Lint: ruff, ruff format, XML, pylint-odoo"
 "$PY" -m ruff check . || stage_failed "ruff check"
 "$PY" -m ruff format --check . || stage_failed "ruff format"
 "$PY" scripts/check_xml.py || stage_failed "xml"
-"$PY" -m pylint --rcfile=.pylintrc carerix_mail || stage_failed "pylint-odoo"
+"$PY" scripts/i18n.py check || stage_failed "translations"
+"$PY" -m pylint --rcfile=.pylintrc */__manifest__.py carerix_mail* || stage_failed "pylint-odoo"
 
 # --- 3. Engine tests (no Odoo) ----------------------------------------------
 say "Engine tests (real Dovecot, no Odoo)"
@@ -68,7 +74,13 @@ say "Engine tests (real Dovecot, no Odoo)"
 count_junit "$RUN_DIR/engine.xml"
 
 # --- 4. Odoo tests ----------------------------------------------------------
-ODOO_TESTS=$("$PY" scripts/count_odoo_tests.py carerix_mail/tests)
+# Every addon of this repository: carerix_mail and its bridges.
+ADDONS=()
+for manifest in */__manifest__.py; do ADDONS+=("$(dirname "$manifest")"); done
+ADDONS_CSV="$(IFS=,; echo "${ADDONS[*]}")"
+TEST_DIRS=()
+for addon in "${ADDONS[@]}"; do [ -d "$addon/tests" ] && TEST_DIRS+=("$addon/tests"); done
+ODOO_TESTS=$("$PY" scripts/count_odoo_tests.py "${TEST_DIRS[@]}")
 if reason="$(odoo_missing_reason)"; then
     say "Odoo tests: starting PostgreSQL and Dovecot"
     if "$PY" scripts/devservices.py start --dir "$RUN_DIR" >"$RUN_DIR/services.log" 2>&1; then
@@ -88,13 +100,13 @@ http_interface = 127.0.0.1
 screenshots = $ARTIFACTS/screenshots
 list_db = True
 CONFEOF
-        say "Odoo tests: creating database $DB with carerix_mail installed"
-        if "$PY" -m odoo -c "$CONF" -d "$DB" -i carerix_mail --stop-after-init \
+        say "Odoo tests: creating database $DB with $ADDONS_CSV installed"
+        if "$PY" -m odoo -c "$CONF" -d "$DB" -i "$ADDONS_CSV" --stop-after-init \
             --log-level=warn >"$RUN_DIR/install.log" 2>&1; then
             tail -n 20 "$RUN_DIR/install.log"
-            say "Odoo tests: pytest-odoo on carerix_mail/tests (${ODOO_TESTS} tests)"
+            say "Odoo tests: pytest-odoo on ${TEST_DIRS[*]} (${ODOO_TESTS} tests)"
             LAST_SKIPPED=0
-            "$PY" -m pytest carerix_mail/tests -p no:cacheprovider -q \
+            "$PY" -m pytest "${TEST_DIRS[@]}" -p no:cacheprovider -q -rs \
                 --odoo-config="$CONF" --odoo-database="$DB" --odoo-http \
                 --odoo-log-level=warn --junitxml="$RUN_DIR/odoo.xml" \
                 || stage_failed "odoo tests"
@@ -113,6 +125,40 @@ CONFEOF
         fi
         PGPASSWORD="$CARERIX_PG_PASSWORD" dropdb -h "$CARERIX_PG_HOST" -p "$CARERIX_PG_PORT" \
             -U "$CARERIX_PG_USER" --if-exists "$DB" || true
+
+        # Odoo's own mail tests with the addon installed: non-private mail must
+        # behave exactly as in stock Odoo. test_mail adds test models, so it
+        # gets a database of its own.
+        say "Odoo's own mail tests with carerix_mail installed"
+        MAILDB="${DB}_odoo_mail"
+        if "$PY" -m odoo -c "$CONF" -d "$MAILDB" -i carerix_mail --without-demo=all \
+                --stop-after-init --log-level=warn >"$RUN_DIR/mail-install.log" 2>&1 \
+            && "$PY" -m odoo -c "$CONF" -d "$MAILDB" -i test_mail --without-demo=all \
+                --test-tags "$ODOO_MAIL_TEST_TAGS" --stop-after-init \
+                --log-level=test >"$RUN_DIR/mail-tests.log" 2>&1; then
+            MAIL_RC=0
+        else
+            MAIL_RC=1
+        fi
+        RESULT_LINE="$(grep -E "odoo.tests.result: [0-9]+ failed, [0-9]+ error\(s\) of [0-9]+ tests" \
+            "$RUN_DIR/mail-tests.log" | tail -n 1)"
+        echo "${RESULT_LINE:-no result line}"
+        if [[ "$RESULT_LINE" =~ ([0-9]+)\ failed,\ ([0-9]+)\ error\(s\)\ of\ ([0-9]+)\ tests ]]; then
+            BAD=$((BASH_REMATCH[1] + BASH_REMATCH[2]))
+            TOTAL_PASSED=$((TOTAL_PASSED + BASH_REMATCH[3] - BAD))
+            TOTAL_FAILED=$((TOTAL_FAILED + BAD))
+            [ "$BAD" -eq 0 ] || MAIL_RC=1
+        else
+            MAIL_RC=1
+            TOTAL_FAILED=$((TOTAL_FAILED + 1))
+        fi
+        if [ "$MAIL_RC" -ne 0 ]; then
+            grep -E "FAIL|ERROR" "$RUN_DIR/mail-tests.log" | head -n 40
+            tail -n 20 "$RUN_DIR/mail-install.log"
+            stage_failed "odoo mail tests"
+        fi
+        PGPASSWORD="$CARERIX_PG_PASSWORD" dropdb -h "$CARERIX_PG_HOST" -p "$CARERIX_PG_PORT" \
+            -U "$CARERIX_PG_USER" --if-exists "$MAILDB" || true
     else
         cat "$RUN_DIR/services.log"
         stage_failed "dev services"

@@ -5,3 +5,11 @@ from . import carerix_mailbox_message
 from . import mail_message
 from . import res_partner
 from . import res_users
+from . import res_users_alias
+from . import res_company
+from . import mail_thread
+from . import mail_mail
+from . import carerix_mailbox_sent
+from . import carerix_mailbox_message_sent
+from . import mail_thread_privacy
+from . import ir_attachment

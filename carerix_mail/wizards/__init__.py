@@ -1,1 +1,2 @@
 from . import carerix_mailbox_folder_wizard
+from . import mail_compose_message
