@@ -1,0 +1,17 @@
+{
+    "name": "Carerix Mail - Recruitment",
+    "summary": "Archive recruiters' mail on applications and candidates, and offer "
+    "the standard messages on applicants",
+    "version": "18.0.1.0.0",
+    "category": "Human Resources/Recruitment",
+    "author": "carerix_mail developers",
+    "license": "LGPL-3",
+    "depends": ["carerix_mail", "hr_recruitment"],
+    "data": [
+        "data/mail_template_data.xml",
+        "views/hr_applicant_views.xml",
+    ],
+    "installable": True,
+    "auto_install": True,
+    "application": False,
+}

@@ -1,0 +1,1 @@
+from . import carerix_mailbox_message

@@ -1,0 +1,4 @@
+from . import test_archive
+from . import test_templates
+from . import test_refuse
+from . import test_sync

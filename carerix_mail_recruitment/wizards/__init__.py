@@ -1,0 +1,1 @@
+from . import applicant_get_refuse_reason
