@@ -1,10 +1,34 @@
 import { messageActionsRegistry } from "@mail/core/common/message_actions";
 import { _t } from "@web/core/l10n/translation";
 
+/**
+ * Reads the confidential state of the messages shown next to ``message``
+ * again: the server flips the whole conversation, which may include other
+ * messages of the same thread (replies, copies).
+ */
+async function refreshConfidential(orm, message, thread) {
+    const messages = new Map([[message.id, message]]);
+    for (const other of thread?.messages || []) {
+        if (Number.isInteger(other.id) && other.carerix_is_owner) {
+            messages.set(other.id, other);
+        }
+    }
+    const rows = await orm.searchRead(
+        "mail.message",
+        [["id", "in", [...messages.keys()]]],
+        ["carerix_confidential"]
+    );
+    for (const row of rows) {
+        messages.get(row.id).carerix_confidential = row.carerix_confidential;
+    }
+}
+
 // Lock action of confidential mail: only the owner of an archived mail sees it.
 // The server flips the whole conversation and refuses anyone but the owner.
 messageActionsRegistry.add("carerix-confidential", {
-    condition: (component) => Boolean(component.props.message.carerix_is_owner),
+    condition: (component) =>
+        Boolean(component.props.message.carerix_is_owner) &&
+        !component.props.message.is_transient,
     icon: (component) =>
         component.props.message.carerix_confidential ? "fa fa-unlock" : "fa fa-lock",
     title: (component) =>
@@ -12,13 +36,15 @@ messageActionsRegistry.add("carerix-confidential", {
             ? _t("Make public")
             : _t("Make confidential"),
     onClick: async (component) => {
-        const message = component.props.message;
-        const confidential = await component.env.services.orm.call(
+        const { message, thread } = component.props;
+        const orm = component.env.services.orm;
+        message.carerix_confidential = await orm.call(
             "mail.message",
             "action_carerix_toggle_confidential",
             [[message.id]]
         );
-        message.carerix_confidential = confidential;
+        await refreshConfidential(orm, message, thread);
     },
-    sequence: 65,
+    // Right after "Add a Reaction": a quick action, also in the chatter.
+    sequence: 25,
 });

@@ -1,0 +1,177 @@
+/** @odoo-module **/
+/*
+ * Confidential mail in the chatter of a candidate.
+ *
+ * carerix_mail_confidential_owner: the owner of an archived mail marks it
+ * confidential with the lock action; the lock icon appears on the mail and on
+ * the reply of the same conversation, the action turns into "Make public".
+ *
+ * carerix_mail_confidential_other: another recruiter opens the same candidate:
+ * the public mail is there, the confidential conversation is not, and no lock
+ * action is offered on the public mail.
+ *
+ * The markers below are in the subjects of the mails the Python test archives,
+ * the same marker followed by "BODY" in their bodies (shown in a shadow DOM).
+ * A console line "carerix-screenshot:<name>" asks the test for a screenshot.
+ */
+import { registry } from "@web/core/registry";
+
+const PRIVATE = "TOURPRIVATE";
+const REPLY = "TOURREPLY";
+const PUBLIC = "TOURPUBLIC";
+
+function message(marker) {
+    return `.o-mail-Message:contains(${marker})`;
+}
+
+/** The body of the mail with ``marker``, rendered in a shadow DOM. */
+function body(marker) {
+    return `${message(marker)} div:shadow :contains(${marker}BODY)`;
+}
+
+/** Text of the chatter's messages, with the mail bodies in their shadow DOM. */
+function chatterText(chatter) {
+    const parts = [];
+    for (const element of chatter.querySelectorAll(".o-mail-Message")) {
+        parts.push(element.textContent);
+        for (const host of element.querySelectorAll("*")) {
+            if (host.shadowRoot) {
+                parts.push(host.shadowRoot.textContent);
+            }
+        }
+    }
+    return parts.join("\n");
+}
+
+function screenshot(name) {
+    return {
+        content: `Screenshot ${name}`,
+        trigger: "body",
+        async run() {
+            console.log(`carerix-screenshot:${name}`);
+            // Leave the page unchanged while the screenshot is taken.
+            await new Promise((resolve) => setTimeout(resolve, 1500));
+        },
+    };
+}
+
+registry.category("web_tour.tours").add("carerix_mail_confidential_owner", {
+    steps: () => [
+        {
+            content: "The chatter shows the archived mails",
+            trigger: body(PUBLIC),
+        },
+        {
+            trigger: body(PRIVATE),
+        },
+        {
+            trigger: body(REPLY),
+        },
+        {
+            content: "The mail is public: no lock icon",
+            trigger: `${message(PRIVATE)}:not(:has(.o-carerix-Message-lock))`,
+        },
+        {
+            content: "The reply is public too",
+            trigger: `${message(REPLY)}:not(:has(.o-carerix-Message-lock))`,
+        },
+        {
+            content: "Hover the mail: its owner gets the lock action",
+            trigger: message(PRIVATE),
+            run: "hover",
+        },
+        {
+            trigger: `${message(PRIVATE)} button[name=carerix-confidential][title='Make confidential']`,
+        },
+        screenshot("confidential_action"),
+        {
+            content: "Mark the mail confidential",
+            trigger: `${message(PRIVATE)} button[name=carerix-confidential]`,
+            run: "click",
+        },
+        {
+            content: "The mail shows the lock icon",
+            trigger: `${message(PRIVATE)} .o-mail-Message-header .o-carerix-Message-lock`,
+        },
+        {
+            content: "The whole conversation flipped: the reply too",
+            trigger: `${message(REPLY)} .o-mail-Message-header .o-carerix-Message-lock`,
+        },
+        {
+            content: "The other conversation stays public",
+            trigger: `${message(PUBLIC)}:not(:has(.o-carerix-Message-lock))`,
+        },
+        {
+            content: "The action now makes the mail public",
+            trigger: message(PRIVATE),
+            run: "hover",
+        },
+        {
+            trigger: `${message(PRIVATE)} button[name=carerix-confidential][title='Make public']`,
+        },
+        {
+            content: "Reload the page",
+            trigger: "body",
+            run() {
+                document.body.classList.add("o_carerix_before_reload");
+                window.location.reload();
+            },
+        },
+        {
+            content: "After a reload the conversation is still locked",
+            trigger: `body:not(.o_carerix_before_reload) ${message(PRIVATE)} .o-carerix-Message-lock`,
+        },
+        {
+            trigger: `${message(REPLY)} .o-carerix-Message-lock`,
+        },
+        {
+            trigger: `${message(PUBLIC)}:not(:has(.o-carerix-Message-lock))`,
+        },
+        {
+            content: "Hover the mail again",
+            trigger: message(PRIVATE),
+            run: "hover",
+        },
+        {
+            trigger: `${message(PRIVATE)} button[name=carerix-confidential][title='Make public']`,
+        },
+        // The screenshot shows the lock icons and, on the hovered mail, the
+        // action that makes the conversation public again.
+        screenshot("confidential_owner_chatter"),
+    ],
+});
+
+registry.category("web_tour.tours").add("carerix_mail_confidential_other", {
+    steps: () => [
+        {
+            content: "The public mail is in the chatter, with its body",
+            trigger: body(PUBLIC),
+        },
+        {
+            content: "The confidential mail and its reply are not, not even their body",
+            trigger: ".o-mail-Chatter",
+            run() {
+                const text = chatterText(this.anchor);
+                for (const marker of [PRIVATE, REPLY]) {
+                    if (text.includes(marker)) {
+                        throw new Error(`${marker} is shown to another user`);
+                    }
+                }
+            },
+        },
+        {
+            content: "No lock icon anywhere",
+            trigger: ".o-mail-Chatter:not(:has(.o-carerix-Message-lock))",
+        },
+        {
+            content: "Hover the public mail",
+            trigger: message(PUBLIC),
+            run: "hover",
+        },
+        {
+            content: "Its actions are shown, without the lock action",
+            trigger: `${message(PUBLIC)} .o-mail-Message-actions:has(button[title='Add a Reaction']):not(:has(button[name=carerix-confidential]))`,
+        },
+        screenshot("confidential_other_chatter"),
+    ],
+});

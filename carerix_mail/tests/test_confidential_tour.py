@@ -1,0 +1,174 @@
+"""The lock of confidential mail in a real browser (Chromium).
+
+The owner of an archived mail marks it confidential from the chatter of the
+candidate; the whole conversation gets the lock. Another recruiter opening the
+same candidate does not see the conversation, and gets no lock action.
+"""
+
+import base64
+import concurrent.futures
+import logging
+import time
+from pathlib import Path
+from unittest.mock import patch
+
+import odoo
+from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tests.common import ChromeBrowser
+
+from .common import make_mail, unique
+
+_logger = logging.getLogger(__name__)
+
+SCREENSHOT_PREFIX = "carerix-screenshot:"
+# Markers in the subjects and bodies, looked for by the tours.
+PRIVATE = "TOURPRIVATE"
+REPLY = "TOURREPLY"
+PUBLIC = "TOURPUBLIC"
+
+
+def screenshot_on_request(futures):
+    """Patch for ChromeBrowser._handle_console: a console line
+    ``carerix-screenshot:<name>`` saves a PNG named ``carerix_<name>.png`` in
+    the screenshots directory of the configuration."""
+    original = ChromeBrowser._handle_console
+    directory = Path(odoo.tools.config["screenshots"])
+
+    def save(name, future):
+        data = future.result(timeout=0).get("data")
+        if data:
+            directory.mkdir(parents=True, exist_ok=True)
+            path = directory / f"carerix_{name}.png"
+            path.write_bytes(base64.b64decode(data))
+
+    def handle_console(browser, type, args=None, **kwargs):  # noqa: A002
+        first = browser._from_remoteobject(args[0]) if args else None
+        if isinstance(first, str) and first.startswith(SCREENSHOT_PREFIX):
+            name = first.removeprefix(SCREENSHOT_PREFIX)
+            future = browser._websocket_send(
+                "Page.captureScreenshot", params={"format": "png"}, with_future=True
+            )
+            future.add_done_callback(lambda f, name=name: save(name, f))
+            futures[name] = future
+        return original(browser, type, args=args, **kwargs)
+
+    return patch.object(ChromeBrowser, "_handle_console", handle_console)
+
+
+@tagged("post_install", "-at_install")
+class TestConfidentialTour(HttpCase):
+    browser_size = "1920x1080"
+
+    def setUp(self):
+        super().setUp()
+        groups = "base.group_user,base.group_partner_manager"
+        self.owner_login = unique("lockowner")
+        self.owner = new_test_user(
+            self.env,
+            login=self.owner_login,
+            name="Olivia Owner",
+            email=f"{self.owner_login}@agency.example",
+            groups=groups,
+        )
+        self.other_login = unique("lockother")
+        new_test_user(
+            self.env,
+            login=self.other_login,
+            name="Oscar Other",
+            email=f"{self.other_login}@agency.example",
+            groups=groups,
+        )
+        self.candidate = self.env["res.partner"].create(
+            {"name": "Carla Candidate", "email": "carla@candidate.example"}
+        )
+        box = self.owner._carerix_mailbox(create=True)
+        Entry = self.env["carerix.mailbox.message"]
+        sender = "Carla Candidate <carla@candidate.example>"
+        mail_id = f"<{unique('offer')}@candidate.example>"
+        self.private_entry = Entry._archive_raw(
+            box,
+            make_mail(
+                sender,
+                self.owner.email,
+                f"About the offer {PRIVATE}",
+                f"{PRIVATE}BODY: my current salary is low.",
+                message_id=mail_id,
+            ),
+            "incoming",
+        )
+        self.reply_entry = Entry._archive_raw(
+            box,
+            make_mail(
+                self.owner.email,
+                sender,
+                f"Thanks {REPLY}",
+                f"{REPLY}BODY: thank you, I will keep this between us.",
+                in_reply_to=mail_id,
+            ),
+            "outgoing",
+        )
+        self.public_entry = Entry._archive_raw(
+            box,
+            make_mail(
+                sender,
+                self.owner.email,
+                f"Interview next week {PUBLIC}",
+                f"{PUBLIC}BODY: Tuesday at ten suits me.",
+            ),
+            "incoming",
+        )
+        for entry in (self.private_entry, self.reply_entry, self.public_entry):
+            on_candidate = entry.copy_ids.filtered(lambda m: m.model == "res.partner")
+            self.assertEqual(on_candidate.res_id, self.candidate.id)
+            self.assertEqual(entry.copy_ids.mapped("carerix_confidential"), [False] * 2)
+
+    def _build_assets(self):
+        # Touch the static files map once, before the first request.
+        odoo.http.root.statics  # noqa: B018  # pylint: disable=pointless-statement
+        # Build the bundles before the browser waits for them (its "ready"
+        # check gives up after 60 s); once per database.
+        started = time.monotonic()
+        for bundle_name in ("web.assets_web", "web.assets_tests"):
+            bundle = self.env["ir.qweb"]._get_asset_bundle(bundle_name)
+            bundle.js()
+            bundle.css()
+        _logger.info("asset bundles ready in %.0fs", time.monotonic() - started)
+
+    def test_owner_locks_the_conversation_other_recruiter_does_not_see_it(self):
+        self._build_assets()
+        url = f"/odoo/res.partner/{self.candidate.id}"
+        futures = {}
+        with screenshot_on_request(futures):
+            self.start_tour(
+                url, "carerix_mail_confidential_owner", login=self.owner_login
+            )
+            self.env.invalidate_all()
+            private = self.private_entry.copy_ids | self.reply_entry.copy_ids
+            # every copy of the mail and of its reply
+            self.assertEqual(private.mapped("carerix_confidential"), [True] * 4)
+            self.assertEqual(private.carerix_owner_id, self.owner)
+            self.assertEqual(
+                (self.private_entry | self.reply_entry).mapped("confidential"),
+                [True, True],
+            )
+            self.assertFalse(
+                any(self.public_entry.copy_ids.mapped("carerix_confidential"))
+            )
+            self.assertFalse(self.public_entry.confidential)
+            self.start_tour(
+                url, "carerix_mail_confidential_other", login=self.other_login
+            )
+        concurrent.futures.wait(list(futures.values()), timeout=15)
+        self.assertEqual(
+            set(futures),
+            {
+                "confidential_action",
+                "confidential_owner_chatter",
+                "confidential_other_chatter",
+            },
+        )
+        directory = Path(odoo.tools.config["screenshots"])
+        for name in futures:
+            path = directory / f"carerix_{name}.png"
+            self.assertTrue(path.is_file(), path)
+            self.assertEqual(path.read_bytes()[:8], b"\x89PNG\r\n\x1a\n")
