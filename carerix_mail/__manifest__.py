@@ -20,6 +20,7 @@
         "views/res_users_alias_views.xml",
         "data/mail_template_data.xml",
         "data/res_users_data.xml",
+        "wizards/mail_compose_message_views.xml",
     ],
     "demo": [
         "demo/carerix_mail_demo.xml",

@@ -13,3 +13,4 @@ from . import carerix_mailbox_sent
 from . import carerix_mailbox_message_sent
 from . import mail_thread_privacy
 from . import ir_attachment
+from . import mail_scheduled_message

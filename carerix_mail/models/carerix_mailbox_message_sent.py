@@ -24,7 +24,7 @@ class CarerixMailboxMessage(models.Model):
         )
         if not entry:
             return entry
-        confidential = self.env.context.get("carerix_confidential")
+        confidential = self._carerix_sent_confidential(mailbox, message)
         if confidential is not None and bool(confidential) != entry.confidential:
             entry.sudo().write({"confidential": bool(confidential)})
             entry.copy_ids.sudo().write({"carerix_confidential": bool(confidential)})
@@ -42,6 +42,18 @@ class CarerixMailboxMessage(models.Model):
         entry.sudo().write(vals)
         mailbox._append_sent_after_commit(raw)
         return entry
+
+    @api.model
+    def _carerix_sent_confidential(self, mailbox, message):
+        """Whether the Sent copy of ``message`` is private, when decided
+        already: by the sender when the message was posted (the composer's
+        *Confidential* box or his default, stored on the message, so it holds
+        for queued mail too), else by a ``carerix_confidential`` context key.
+        ``None`` leaves it to the rules of confidential mail."""
+        message = message.sudo()
+        if message.carerix_owner_id and message.carerix_owner_id == mailbox.user_id:
+            return message.carerix_confidential
+        return self.env.context.get("carerix_confidential")
 
     @api.model
     def _archive_targets(self, mailbox, info, direction):

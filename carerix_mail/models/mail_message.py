@@ -282,9 +282,24 @@ class MailMessage(models.Model):
     @api.model
     def _carerix_default_confidential(self, vals):
         """Outgoing mail posted by a user with *Outgoing email confidential by
-        default* is private to that user. Extension point."""
-        if "carerix_confidential" in vals or vals.get("carerix_owner_id"):
+        default* is private to that user; a user posting his own mail may also
+        choose (the composer's *Confidential* box gives ``carerix_confidential``
+        explicitly), and the message then belongs to him. Extension point."""
+        if vals.get("carerix_owner_id"):
             return
+        if "carerix_confidential" in vals:
+            if self.env.su:
+                return
+            # An explicit choice is only taken from the author of his own
+            # outgoing mail: a private message needs an owner.
+            confidential = bool(vals.pop("carerix_confidential"))
+            if self._carerix_posting_user(vals):
+                vals.update(
+                    carerix_confidential=confidential,
+                    carerix_owner_id=self.env.uid,
+                    carerix_direction="outgoing",
+                )
+                return
         reply_owner_id = self.env.context.get("carerix_private_reply_owner_id")
         if reply_owner_id and self.env.su:
             # a reply to a private mail routed by the mail gateway
@@ -296,21 +311,28 @@ class MailMessage(models.Model):
                 ),
             )
             return
-        if vals.get("message_type") != "comment" or not vals.get("model"):
-            return
-        user = self.env.user
-        if self.env.su and user._is_superuser() or not user._is_internal():
-            return
-        if vals.get("author_id") and vals["author_id"] != user.partner_id.id:
-            return
-        if vals.get("subtype_id") != self.env["ir.model.data"]._xmlid_to_res_id(
-            "mail.mt_comment"
-        ):
-            return
-        mailbox = user._carerix_mailbox()
-        if mailbox.outgoing_confidential:
+        user = self._carerix_posting_user(vals)
+        if user and user._carerix_mailbox().outgoing_confidential:
             vals.update(
                 carerix_confidential=True,
                 carerix_owner_id=user.id,
                 carerix_direction="outgoing",
             )
+
+    @api.model
+    def _carerix_posting_user(self, vals):
+        """The internal user posting ``vals`` as his own outgoing mail (a
+        comment he authors on a record), or an empty recordset."""
+        nobody = self.env["res.users"]
+        if vals.get("message_type") != "comment" or not vals.get("model"):
+            return nobody
+        user = self.env.user
+        if self.env.su and user._is_superuser() or not user._is_internal():
+            return nobody
+        if vals.get("author_id") and vals["author_id"] != user.partner_id.id:
+            return nobody
+        if vals.get("subtype_id") != self.env["ir.model.data"]._xmlid_to_res_id(
+            "mail.mt_comment"
+        ):
+            return nobody
+        return user

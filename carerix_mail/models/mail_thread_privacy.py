@@ -34,12 +34,20 @@ class MailThread(models.AbstractModel):  # pylint: disable=consider-merging-clas
         domain=lambda self: self._carerix_message_ids_domain()
     )
 
+    def _get_message_create_valid_field_names(self):
+        # The composer's *Confidential* box, posted by the author himself
+        # (mail.message.create() takes it only from him and sets the owner).
+        return super()._get_message_create_valid_field_names() | {
+            "carerix_confidential"
+        }
+
     def _notify_get_recipients(self, message, msg_vals, **kwargs):
         recipients = super()._notify_get_recipients(message, msg_vals, **kwargs)
         msg_sudo = message.sudo()
         if msg_vals and "carerix_confidential" in msg_vals:
             confidential = msg_vals["carerix_confidential"]
-            owner_id = msg_vals.get("carerix_owner_id")
+            # mail.message.create() may have set the owner on the message
+            owner_id = msg_vals.get("carerix_owner_id") or msg_sudo.carerix_owner_id.id
         else:
             confidential = msg_sudo.carerix_confidential
             owner_id = msg_sudo.carerix_owner_id.id
