@@ -5,3 +5,6 @@ from . import test_privacy
 from . import test_privacy_rules
 from . import test_templates
 from . import test_outgoing
+from . import test_confidential_tour
+from . import test_composer_confidential
+from . import test_my_mail
