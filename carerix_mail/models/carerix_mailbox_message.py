@@ -298,6 +298,8 @@ class CarerixMailboxMessage(models.Model):
             "author_id": author.id or False,
             "date": self.date or fields.Datetime.now(),
             "message_id": f"<{info.message_id}>" if info.message_id else False,
+            # Given, so that Odoo does not compute a Reply-To per copy.
+            "reply_to": _format_addresses(info.reply_to or info.from_) or False,
             "carerix_owner_id": owner.id,
             "carerix_mailbox_message_id": self.id,
             "carerix_direction": direction,
