@@ -216,6 +216,7 @@ class ImapMailbox:
             raise ValueError("ImapMailbox needs protocol 'imap'")
         self.settings = settings
         self._client = None
+        self._selected = None  # the folder opened by the last EXAMINE
         self._phase = _Phase()
         self.commands = 0
         self.login_commands = 0
@@ -373,6 +374,14 @@ class ImapMailbox:
         typ, data = imap._untagged_response(typ, data, "LIST")
         return client._proc_folder_list(data)
 
+    def _status(self, folder):
+        try:
+            return self.client.folder_status(
+                folder, [b"UIDNEXT", b"UIDVALIDITY", b"MESSAGES"]
+            )
+        except Exception as exc:
+            raise self._translate(exc, folder=folder) from exc
+
     def _examine(self, folder):
         try:
             return self.client.select_folder(folder, readonly=True)
@@ -395,13 +404,31 @@ class ImapMailbox:
         or None for a first sync. Messages come in ascending UID order, each with
         ``BODY.PEEK[]`` (flags are never changed), size, INTERNALDATE and flags.
         A message larger than ``max_message_size`` comes with ``raw=None`` and
-        ``oversize=True``. A folder without new mail costs one EXAMINE.
+        ``oversize=True``. With a cursor, an idle folder costs one STATUS, which
+        the server answers from its index whatever the folder's size; the
+        folder is opened (EXAMINE) only when there is something to fetch.
         """
         if isinstance(folder, Folder):
             folder = folder.name
         if batch_size < 1 or batch_bytes < 1:
             raise ValueError("batch_size and batch_bytes must be positive")
-        info = self._examine(folder)
+        info = None
+        if cursor is not None and folder != self._selected:
+            # STATUS is not meant for the selected folder (RFC 3501 6.3.10).
+            status = self._status(folder)
+            if (
+                int(status.get(b"UIDVALIDITY") or 0) == cursor.uidvalidity
+                and status.get(b"UIDNEXT") is not None
+                and int(status[b"UIDNEXT"]) <= cursor.last_uid + 1
+            ):
+                info = {
+                    b"UIDVALIDITY": status[b"UIDVALIDITY"],
+                    b"UIDNEXT": status[b"UIDNEXT"],
+                    b"EXISTS": status.get(b"MESSAGES") or 0,
+                }
+        if info is None:
+            info = self._examine(folder)
+            self._selected = folder
         return FolderSync(
             self,
             folder,
