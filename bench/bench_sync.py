@@ -22,7 +22,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -363,16 +362,30 @@ class Bench:
                     )
                 cr.commit()
 
-            def run():
-                with self.registry.cursor() as cr:
-                    self.env(cr)["carerix.mailbox"]._cron_sync()
-
+            # Separate processes, as separate cron workers or servers are.
+            command = [
+                sys.executable,
+                __file__,
+                "--worker",
+                "--conf",
+                str(self.conf),
+                "--db",
+                self.db,
+            ]
+            procs = [
+                subprocess.Popen(
+                    command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+                )
+                for _ in range(workers)
+            ]
+            for proc in procs:  # registries loaded
+                assert proc.stdout.readline().strip() == "ready"
             started = time.perf_counter()
-            threads = [threading.Thread(target=run) for _ in range(workers)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+            for proc in procs:
+                proc.stdin.write("go\n")
+                proc.stdin.flush()
+            for proc in procs:
+                proc.communicate()
             elapsed = time.perf_counter() - started
             with self.registry.cursor() as cr:
                 env = self.env(cr)
@@ -388,11 +401,33 @@ class Bench:
         log(f"  speed-up with two workers: {results[1] / results[2]:.2f}x")
 
 
+def worker(conf, db):
+    """One cron worker in its own process: sync every mailbox it can claim."""
+    import odoo  # noqa: PLC0415 (Odoo is only needed past this point)
+    from odoo import SUPERUSER_ID, api  # noqa: PLC0415
+
+    odoo.tools.config.parse_config(["-c", conf, "-d", db, "--log-level=warn"])
+    registry = odoo.modules.registry.Registry(db)
+    # Start together: the parent releases the workers once all are loaded.
+    print("ready", flush=True)
+    sys.stdin.readline()
+    started = time.perf_counter()
+    with registry.cursor() as cr:
+        api.Environment(cr, SUPERUSER_ID, {})["carerix.mailbox"]._cron_sync()
+    print(f"{time.perf_counter() - started:.3f}", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--only", default=",".join(PHASES))
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--conf", help=argparse.SUPPRESS)
+    parser.add_argument("--db", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        worker(args.conf, args.db)
+        return
     log(
         f"machine: {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}"
