@@ -283,6 +283,8 @@ class Bench:
                 for batch in sync:
                     last = batch.cursor
                 cursor = Cursor(last.uidvalidity, last.last_uid)
+            # A scheduled run opens a new connection, as here.
+            with ImapMailbox(settings) as box:
                 before = box.commands
                 timings = []
                 for _ in range(20):
