@@ -34,6 +34,40 @@ class MailThread(models.AbstractModel):  # pylint: disable=consider-merging-clas
         domain=lambda self: self._carerix_message_ids_domain()
     )
 
+    def _message_compute_parent_id(self, parent_id):
+        """Never hang a message under another user's private mail.
+
+        With flat threads Odoo attaches every new message to the first message
+        of the record; when that one is private, the new (public) message's
+        ``parent_id`` would show its id and record to everyone. The first
+        message the poster may see is used instead.
+        """
+        parent_id = super()._message_compute_parent_id(parent_id)
+        if not parent_id or self.env.su:
+            return parent_id
+        parent = self.env["mail.message"].sudo().browse(parent_id)
+        if not parent.carerix_confidential or parent.carerix_owner_id.id == (
+            self.env.uid
+        ):
+            return parent_id
+        first_visible = (
+            self.env["mail.message"]
+            .sudo()
+            .search(
+                [
+                    ("res_id", "=", self.id),
+                    ("model", "=", self._name),
+                    ("message_type", "!=", "user_notification"),
+                    "|",
+                    ("carerix_confidential", "=", False),
+                    ("carerix_owner_id", "=", self.env.uid),
+                ],
+                order="id ASC",
+                limit=1,
+            )
+        )
+        return first_visible.id or False
+
     def _get_message_create_valid_field_names(self):
         # The composer's *Confidential* box, posted by the author himself
         # (mail.message.create() takes it only from him and sets the owner).

@@ -278,3 +278,35 @@ class TestPrivacySync(SyncCase):
                     ),
                     user == second_user,
                 )
+
+
+@tagged("post_install", "-at_install")
+class TestPrivateParent(PrivacyCase):
+    def test_public_post_is_not_hung_under_a_private_first_message(self):
+        # Flat threads (Odoo's default; not res.partner): every new message
+        # is hung under the first message of the record.
+        Partner = type(self.env["res.partner"])
+        self.patch(Partner, "_mail_flat_thread", True)
+        candidate = (
+            self.env["res.partner"]
+            .with_context(mail_create_nolog=True)
+            .create({"name": "Quiet candidate", "email": "quiet@mail.example"})
+        )
+        entry = self.archive(
+            "Confidential: first contact", sender="Quiet <quiet@mail.example>"
+        )
+        private_copy = self.copy_on(entry, candidate)
+        self.assertTrue(private_copy.carerix_confidential)
+        public = candidate.with_user(self.recruiter).message_post(
+            body="Called her today", message_type="comment"
+        )
+        self.assertFalse(public.sudo().parent_id)
+        later = candidate.with_user(self.recruiter).message_post(
+            body="And again", message_type="comment"
+        )
+        self.assertEqual(later.sudo().parent_id, public)
+        # The owner's own posts still hang under his private mail.
+        own = candidate.with_user(self.owner).message_post(
+            body="Noted", message_type="comment"
+        )
+        self.assertEqual(own.sudo().parent_id, private_copy)
