@@ -263,6 +263,13 @@ class MailMessage(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
+            owner = vals.get("carerix_owner_id")
+            if owner and owner != self.env.uid and not self.env.su:
+                # Otherwise anyone could hide a message from everyone else by
+                # making it "private" to a third user.
+                raise AccessError(
+                    _("A message can only belong to the mailbox of its author.")
+                )
             self._carerix_default_confidential(vals)
         messages = super().create(vals_list)
         messages.filtered("carerix_confidential")._carerix_protect_attachments()

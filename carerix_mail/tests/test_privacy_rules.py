@@ -310,3 +310,21 @@ class TestPrivateParent(PrivacyCase):
             body="Noted", message_type="comment"
         )
         self.assertEqual(own.sudo().parent_id, private_copy)
+
+    def test_nobody_creates_a_message_owned_by_someone_else(self):
+        values = {
+            "model": "res.partner",
+            "res_id": self.candidate.id,
+            "body": "HIDDEN",
+            "message_type": "comment",
+            "carerix_owner_id": self.owner.id,
+            "carerix_confidential": True,
+        }
+        with self.assertRaises(AccessError):
+            self.env["mail.message"].with_user(self.recruiter).create(values)
+        own = (
+            self.env["mail.message"]
+            .with_user(self.owner)
+            .create(dict(values, body="MINE"))
+        )
+        self.assertEqual(own.carerix_owner_id, self.owner)
