@@ -548,6 +548,15 @@ def test_dedup_key_without_message_id_is_stable():
     assert parse_headers(raw.replace(b"My CV.", b"Other")).dedup_key != key
 
 
+def test_dedup_key_of_mail_without_content_headers_covers_all_of_it():
+    # No From/To/Cc/Date/Subject: the whole message is hashed, so two different
+    # garbage messages never share a key (the second one would be dropped).
+    garbage = parse_headers(sample("bad/binary_garbage.eml")).dedup_key
+    assert garbage != parse_headers(sample("bad/only_blank_lines.eml")).dedup_key
+    assert dedup_key(b"junk one\r\n") != dedup_key(b"junk two\r\n")
+    assert dedup_key(b"junk one\r\n") == dedup_key(b"junk one\n")
+
+
 def test_dedup_key_never_raises():
     for raw in (b"", None, b"\x00\xff" * 100, "text"):
         assert dedup_key(raw, None).startswith("sha256:")

@@ -604,17 +604,22 @@ def _unfold_value(value):
 
 def _content_digest(raw, headers=None, body_start=None):
     """sha256 over From/To/Cc/Date/Subject values and the body (line endings
-    normalized, trailing whitespace ignored)."""
+    normalized, trailing whitespace ignored); over the whole message when it
+    has none of those headers."""
     if headers is None:
         headers, body_start, _problems = _parse_header_block(
             raw, 0, len(raw), MAX_HEADER_BYTES
         )
     digest = hashlib.sha256()
+    identified = False
     for name in _CONTENT_HEADERS:
         for value in _all(headers, name):
+            identified = True
             digest.update(name + b":" + _unfold_value(value) + b"\n")
     digest.update(b"\n")
-    body = raw[body_start:]
+    # Without any of those headers (garbage, no header block), the whole
+    # message is its content: else all such mail would share one key.
+    body = raw[body_start:] if identified else raw
     if b"\r" in body:
         body = body.replace(b"\r\n", b"\n")
     digest.update(body.rstrip(b" \t\r\n"))

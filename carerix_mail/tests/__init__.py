@@ -8,3 +8,4 @@ from . import test_outgoing
 from . import test_confidential_tour
 from . import test_composer_confidential
 from . import test_my_mail
+from . import test_hardening

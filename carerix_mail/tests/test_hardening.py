@@ -1,0 +1,331 @@
+"""Hardening, end to end: bad input, duplicates, loops and poison through the
+real Dovecot and the real sync (issue 6, section Hardening).
+
+The malformed samples live in ``tests/samples`` at the repository root; the
+huge torture cases are generated here, like ``tests/test_engine_message.py``
+does, so that nothing big is committed.
+"""
+
+import base64
+import time
+from contextlib import contextmanager
+from email.utils import make_msgid
+from pathlib import Path
+from unittest.mock import patch
+
+from imapclient.exceptions import IMAPClientError
+
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+
+from odoo.addons.carerix_mail.engine.pop3 import Pop3Mailbox
+
+from .common import SyncCase, make_mail, unique
+
+SAMPLES = Path(__file__).resolve().parents[2] / "tests" / "samples"
+BAD = sorted((SAMPLES / "bad").glob("*.eml"))
+GOOD = sorted((SAMPLES / "good").glob("*.eml"))
+PER_MESSAGE_SECONDS = 5.0
+
+
+def one_megabyte_header(tag):
+    recipients = b", ".join(b"user%d@example.com" % i for i in range(60_000))
+    return (
+        b"From: a@example.nl\r\nSubject: torture big header %s\r\n" % tag
+        + b"".join(b"X-Filler-%d: %s\r\n" % (i, b"y" * 200) for i in range(1000))
+        + b"To: "
+        + recipients
+        + b"\r\n\r\nbody\r\n"
+    )
+
+
+def multipart(n, tag):
+    parts = b"".join(
+        b"--P\r\nContent-Type: text/plain\r\n\r\npart %d\r\n" % i for i in range(n)
+    )
+    return (
+        b"From: a@example.nl\r\nSubject: torture parts %s\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: multipart/mixed; boundary=P\r\n\r\n%s--P--\r\n" % (tag, parts)
+    )
+
+
+def nested(levels, tag):
+    raw = b"Content-Type: text/plain\r\n\r\ndeepest\r\n"
+    for level in range(levels):
+        boundary = b"L%d" % level
+        raw = (
+            b"Content-Type: multipart/mixed; boundary=%s\r\n\r\n"
+            b"--%s\r\n%s\r\n--%s--\r\n" % (boundary, boundary, raw, boundary)
+        )
+    return b"From: a@example.nl\r\nSubject: torture deep %s\r\n" % tag + raw
+
+
+def bad_date(tag):
+    return (
+        b"From: a@example.nl\r\nTo: b@example.nl\r\nSubject: torture date %s\r\n"
+        b"Date: Mon, 45 Foo 99999 25:61:61 +9999\r\n\r\nwhen?\r\n" % tag
+    )
+
+
+def big_attachment(tag):
+    payload = bytes(range(256)) * (25 * 1024 * 1024 // 256)
+    return (
+        b"From: a@example.nl\r\nSubject: torture big file %s\r\n"
+        b"Content-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\n"
+        b"Content-Type: text/plain\r\n\r\nsee file\r\n--B\r\n"
+        b"Content-Type: application/zip; name=big.zip\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n"
+        % tag
+        + base64.encodebytes(payload)
+        + b"\r\n--B--\r\n"
+    )
+
+
+@tagged("post_install", "-at_install")
+class TestHardening(SyncCase):
+    @contextmanager
+    def timed_archiving(self):
+        """Time every fetched message's archiving (savepoint and raw fallback
+        included); yields the list of ``(seconds, size, state)``."""
+        Mailbox = self.registry["carerix.mailbox"]
+        original = Mailbox._archive_fetched
+        timings = []
+
+        def timed(box, raw, *args, **kwargs):
+            started = time.monotonic()
+            result = original(box, raw, *args, **kwargs)
+            timings.append(
+                (time.monotonic() - started, len(raw or b""), result.state or None)
+            )
+            return result
+
+        with patch.object(Mailbox, "_archive_fetched", timed):
+            yield timings
+
+    def append_all(self, login, folder, named_raws):
+        """APPEND on one connection; returns (accepted names, refused names)."""
+        accepted, refused = [], []
+        with self.dovecot.imap(login) as client:
+            for name, raw in named_raws:
+                try:
+                    client.append(folder, raw)
+                except IMAPClientError:
+                    refused.append(name)
+                else:
+                    accepted.append(name)
+        return accepted, refused
+
+    def test_bad_input_interleaved_with_good_mail(self):
+        user_id, login, email = self.make_recruiter()
+        sender = f"{unique('cand')}@mail.example"
+        candidate = self.make_partner(name="Candidate", email=sender)
+        hostile = [(path.name, path.read_bytes()) for path in BAD + GOOD]
+        hostile += [
+            ("1 MB header", one_megabyte_header(b"1")),
+            ("10,000 MIME parts", multipart(10_000, b"1")),
+            ("50 levels of nesting", nested(50, b"1")),
+            ("bad Date", bad_date(b"1")),
+            ("25 MB attachment", big_attachment(b"1")),
+        ]
+        named = []
+        for n, item in enumerate(hostile):
+            named.append((f"good {n}", make_mail(sender, email, f"good {n}")))
+            named.append(item)
+        accepted, refused = self.append_all(login, "INBOX", named)
+        # Dovecot refuses some broken input at APPEND (an empty message).
+        self.assertLessEqual(set(refused), {path.name for path in BAD})
+        good_subjects = {name for name in accepted if name.startswith("good ")}
+        self.assertEqual(len(good_subjects), len(hostile))  # good mail is accepted
+        self.assertGreaterEqual(len(accepted) - len(good_subjects), 50)
+
+        with self.timed_archiving() as timings:
+            health = self.sync(user_id)
+        self.assertEqual(health["state"], "ok", health["last_error"])  # 0 crashes
+        self.assertEqual(health["count_fetched"], len(accepted))
+        self.assertEqual(len(timings), len(accepted))
+        slowest = max(timings)
+        self.assertLess(slowest[0], PER_MESSAGE_SECONDS, slowest)
+
+        entries = self.entries(user_id)
+        self.assertEqual(len(entries), len(accepted))  # 0 lost
+        for entry in entries:
+            if entry["state"] == "raw":
+                self.assertTrue(entry["error"], entry["subject"])
+                self.assertEqual(entry["attachments"], ["message.eml"])
+            else:
+                self.assertIn(entry["state"], ("matched", "unmatched"))
+                self.assertTrue(entry["copies"], entry["subject"])
+        by_subject = {e["subject"]: e for e in entries}
+        for subject in good_subjects:
+            self.assertEqual(by_subject[subject]["partners"], {candidate}, subject)
+        self.assertEqual(by_subject["torture parts 1"]["state"], "raw")
+        self.assertEqual(by_subject["torture deep 1"]["state"], "raw")
+        self.assertEqual(by_subject["torture big file 1"]["attachments"], ["big.zip"])
+        self.assertEqual(by_subject["torture date 1"]["state"], "unmatched")
+
+        # Fetched again from scratch (new UIDVALIDITY): nothing is duplicated.
+        self.dovecot.reset_uidvalidity(login, "INBOX")
+        with self.timed_archiving() as timings:
+            health = self.sync(user_id)
+        self.assertEqual(health["state"], "ok", health["last_error"])
+        self.assertEqual(health["count_fetched"], 2 * len(accepted))
+        self.assertEqual({state for _s, _n, state in timings}, {None})
+        self.assertLess(max(timings)[0], PER_MESSAGE_SECONDS)
+        self.assertEqual(len(self.entries(user_id)), len(accepted))
+        self.assertEqual(len(self.partner_mail(candidate)), len(good_subjects))
+
+    def test_mail_without_message_id_fetched_twice_is_stored_once(self):
+        user_id, login, email = self.make_recruiter()
+        sender = f"{unique('cand')}@mail.example"
+        candidate = self.make_partner(name="Candidate", email=sender)
+        raw = make_mail(sender, email, "No id", body="Twice delivered")
+        raw = b"".join(
+            line
+            for line in raw.splitlines(keepends=True)
+            if not line.lower().startswith(b"message-id:")
+        )
+        self.assertNotIn(b"Message-ID", raw)
+        self.dovecot.deliver(login, "INBOX", raw)
+        self.dovecot.deliver(login, "Applications", raw)
+        with self.real_env() as env:
+            box = env["res.users"].browse(user_id)._carerix_mailbox()
+            box._discover_folders()
+            box.folder_ids.filtered(lambda f: f.name == "Applications").role = "inbox"
+        health = self.sync(user_id)
+        self.assertEqual(health["state"], "ok", health["last_error"])
+        self.assertEqual(health["count_fetched"], 2)
+        # Both folders again from scratch: still once.
+        self.dovecot.reset_uidvalidity(login, "INBOX")
+        self.dovecot.reset_uidvalidity(login, "Applications")
+        health = self.sync(user_id)
+        self.assertEqual(health["count_fetched"], 4)
+        entries = self.entries(user_id)
+        self.assertEqual([e["subject"] for e in entries], ["No id"])
+        self.assertEqual(
+            sorted(m for m, _r, _a in entries[0]["copies"]),
+            ["carerix.mailbox.message", "res.partner"],
+        )
+        self.assertEqual(self.partner_mail(candidate), ["No id"])
+
+    def test_loop_protection_does_not_drop_fetched_mail(self):
+        user_id, login, email = self.make_recruiter()
+        sender = f"{unique('auto')}@mail.example"
+        candidate = self.make_partner(name="Auto replier", email=sender)
+        with self.real_env() as env:
+            mails_before = env["mail.mail"].sudo().search([]).ids
+        # More than Odoo's loop threshold (20 by default), within seconds.
+        mails = [
+            make_mail(sender, email, "Out of office", body=f"Away, reply {n}")
+            for n in range(25)
+        ]
+        self.append_all(login, "INBOX", [(str(n), raw) for n, raw in enumerate(mails)])
+        health = self.sync(user_id)
+        self.assertEqual(health["state"], "ok", health["last_error"])
+        entries = self.entries(user_id)
+        self.assertEqual(len(entries), 25)
+        self.assertEqual({e["state"] for e in entries}, {"matched"})
+        self.assertEqual(len(self.partner_mail(candidate)), 25)
+        with self.real_env() as env:
+            new_mails = env["mail.mail"].sudo().search([("id", "not in", mails_before)])
+            self.assertFalse(new_mails.filtered(lambda m: sender in (m.email_to or "")))
+            self.assertFalse(
+                new_mails.filtered(
+                    lambda m: (
+                        "loop-detection" in (m.message_id or "")
+                        or "loop-detection" in (m.references or "")
+                    )
+                )
+            )
+
+    def test_pop_poison_at_the_head(self):
+        user_id, login, email = self.make_recruiter(protocol="pop3", keep_copy=False)
+        sender = f"{unique('cand')}@mail.example"
+        candidate = self.make_partner(name="Candidate", email=sender)
+        poison = []
+        for n in range(20):
+            tag = b"%d" % n
+            poison.append((f"deep {n}", nested(50, tag)))
+            poison.append((f"parts {n}", multipart(1100, tag)))
+            poison.append((f"crash {n}", make_mail(sender, email, f"poison crash {n}")))
+        good = [(f"good {n}", make_mail(sender, email, f"good {n}")) for n in range(10)]
+        accepted, refused = self.append_all(login, "INBOX", poison + good)
+        self.assertEqual(refused, [])
+
+        Entry = self.registry["carerix.mailbox.message"]
+        original_targets = Entry._archive_targets
+
+        def crashing_targets(model, mailbox, info, direction):
+            if info.subject.startswith("poison crash"):
+                raise RuntimeError("simulated crash while archiving")
+            return original_targets(model, mailbox, info, direction)
+
+        original_delete = Pop3Mailbox.delete
+        at_delete = []
+
+        def checked_delete(client, uidls):
+            # What another transaction sees when the DELEs are sent.
+            with self.real_env() as env:
+                box = env["res.users"].browse(user_id)._carerix_mailbox()
+                at_delete.append(
+                    (
+                        set(uidls),
+                        set(box.uidl_ids.mapped("uidl")),
+                        env["carerix.mailbox.message"].search_count(
+                            [("owner_id", "=", user_id)]
+                        ),
+                    )
+                )
+            return original_delete(client, uidls)
+
+        with (
+            patch.object(Entry, "_archive_targets", crashing_targets),
+            patch.object(Pop3Mailbox, "delete", checked_delete),
+            mute_logger("odoo.addons.carerix_mail.models.carerix_mailbox"),
+        ):
+            health = self.sync(user_id)
+        self.assertEqual(health["state"], "ok", health["last_error"])
+        self.assertEqual(health["count_fetched"], 70)
+        entries = self.entries(user_id)
+        self.assertEqual(len(entries), 70)
+        raw = [e for e in entries if e["state"] == "raw"]
+        self.assertEqual(len(raw), 60)
+        self.assertTrue(all(e["error"] for e in raw))
+        self.assertEqual(
+            sum("RuntimeError" in e["error"] for e in raw), 20
+        )  # the archiving crashes
+        self.assertEqual(
+            sorted(self.partner_mail(candidate)), sorted(f"good {n}" for n in range(10))
+        )
+        # Deleted from the server, and only what was committed before.
+        ((deleted, committed_uidls, committed_entries),) = at_delete
+        self.assertEqual(len(deleted), 70)
+        self.assertLessEqual(deleted, committed_uidls)
+        self.assertEqual(committed_entries, 70)
+        self.assertEqual(self.dovecot.pop3_count(login), 0)
+
+    def test_forged_message_id_is_archived_too(self):
+        user_id, login, email = self.make_recruiter()
+        sender = f"{unique('cand')}@mail.example"
+        candidate = self.make_partner(name="Candidate", email=sender)
+        message_id = make_msgid(domain="mail.example")
+        self.dovecot.deliver(
+            login,
+            "INBOX",
+            make_mail(
+                sender, email, "Real", body="The real one", message_id=message_id
+            ),
+        )
+        self.sync(user_id)
+        self.dovecot.deliver(
+            login,
+            "INBOX",
+            make_mail(
+                sender, email, "Forged", body="Other content", message_id=message_id
+            ),
+        )
+        health = self.sync(user_id)
+        self.assertEqual(health["state"], "ok", health["last_error"])
+        entries = self.entries(user_id)
+        self.assertEqual(sorted(e["subject"] for e in entries), ["Forged", "Real"])
+        self.assertEqual({e["state"] for e in entries}, {"matched"})
+        self.assertEqual(sorted(self.partner_mail(candidate)), ["Forged", "Real"])
