@@ -169,8 +169,19 @@ class CarerixMailbox(models.Model):
                 _("Enter the mail server and the user name of %(user)s first.")
                 % {"user": self.user_id.name}
             )
+        if not timeout:
+            # Technical parameter: seconds to wait for a server (connect, and
+            # each answer); unset means the engine's defaults.
+            param = (
+                self.env["ir.config_parameter"].sudo().get_param("carerix_mail.timeout")
+            )
+            try:
+                timeout = float(param or 0)
+            except ValueError:
+                _logger.warning("carerix_mail.timeout is not a number: %r", param)
+                timeout = None
         kwargs = {}
-        if timeout:
+        if timeout and timeout > 0:
             kwargs = {"connect_timeout": timeout, "read_timeout": timeout}
         return ConnectionSettings(
             host=self.host.strip(),

@@ -9,3 +9,4 @@ from . import test_confidential_tour
 from . import test_composer_confidential
 from . import test_my_mail
 from . import test_hardening
+from . import test_faults
