@@ -245,7 +245,8 @@ class ResUsers(models.Model):
         mailbox_vals = [self._pop_mailbox_vals(vals) for vals in vals_list]
         users = super().create(vals_list)
         for user, (box_vals, password) in zip(users, mailbox_vals, strict=True):
-            user._carerix_mailbox(create=True)
+            if not user.share:  # portal and public users get no mailbox
+                user._carerix_mailbox(create=True)
             if box_vals or password:
                 user._write_mailbox(box_vals, password)
         return users
