@@ -1,7 +1,10 @@
 """POP3 engine against a real Dovecot: login, diagnosis, UIDL sync, deletion policy."""
 
 import datetime
+import itertools
 import re
+import socket
+import threading
 import time
 
 import pytest
@@ -76,6 +79,51 @@ def test_engine_pop3_silent_server_times_out(mail_user, silent_server):
     start = time.monotonic()
     with pytest.raises(ConnectionTimeout):
         Pop3Mailbox(settings).__enter__()
+    assert time.monotonic() - start < 3
+
+
+@pytest.fixture
+def trickle_server():
+    """A local server that sends one byte every 0.2 s and never ends a line:
+    each byte comes well within any per-read socket timeout (a tarpit)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1)
+    stop = threading.Event()
+
+    def serve():
+        sock.settimeout(10)
+        try:
+            conn, _addr = sock.accept()
+        except OSError:
+            return
+        with conn:
+            for byte in itertools.islice(itertools.cycle(b"+OK slow"), 40):
+                if stop.wait(0.2):
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        stop.set()
+        sock.close()
+        thread.join(5)
+
+
+def test_engine_pop3_trickling_server_times_out(mail_user, trickle_server):
+    settings = mail_user.settings(
+        "pop3", port=trickle_server, connect_timeout=1.0, read_timeout=1.0
+    )
+    start = time.monotonic()
+    with pytest.raises(ConnectionTimeout):
+        Pop3Mailbox(settings).__enter__()
+    # The server would trickle for 8 s; the greeting line has a deadline.
     assert time.monotonic() - start < 3
 
 
