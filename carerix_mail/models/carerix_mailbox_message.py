@@ -206,6 +206,33 @@ class CarerixMailboxMessage(models.Model):
         return bool(mailbox.outgoing_confidential)
 
     @api.model
+    def _carerix_own_emails(self, mailbox):
+        """The owner's own addresses (never a partner to archive on).
+        Extension point."""
+        owner = mailbox.user_id
+        return {
+            email
+            for email in (
+                owner.email_normalized,
+                (mailbox.from_address or "").strip().lower(),
+                (mailbox.login or "").strip().lower(),
+                owner.partner_id.email_normalized,
+                (owner.sudo().carerix_system_address or "").strip().lower(),
+            )
+            if email
+        }
+
+    @api.model
+    def _carerix_counterpart_emails(self, mailbox, info):
+        """Normalized emails of From/To/Cc, without the owner's own ones."""
+        own = self._carerix_own_emails(mailbox)
+        return {
+            address.email
+            for address in info.from_ + info.to + info.cc
+            if address.email and address.email not in own
+        }
+
+    @api.model
     def _archive_targets(self, mailbox, info, direction):
         """Records to archive ``info`` on, as ``{model: recordset}``.
 
@@ -213,22 +240,7 @@ class CarerixMailboxMessage(models.Model):
         addresses, not internal users), the employer (commercial partner) of a
         matched contact, and the records the mail replies to.
         """
-        owner = mailbox.user_id
-        own = {
-            email
-            for email in (
-                owner.email_normalized,
-                (mailbox.from_address or "").strip().lower(),
-                (mailbox.login or "").strip().lower(),
-                owner.partner_id.email_normalized,
-            )
-            if email
-        }
-        emails = {
-            address.email
-            for address in info.from_ + info.to + info.cc
-            if address.email and address.email not in own
-        }
+        emails = self._carerix_counterpart_emails(mailbox, info)
         Partner = self.env["res.partner"].sudo()
         targets = {}
         if emails:

@@ -7,6 +7,7 @@ cursor), so :class:`SyncCase` works on fresh committed cursors and switches off
 the mailboxes it created when a test ends.
 """
 
+import base64
 import contextlib
 import importlib.util
 import itertools
@@ -15,10 +16,14 @@ import uuid
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
+from unittest.mock import patch
 
+import odoo
 from odoo import SUPERUSER_ID, api
 from odoo.tests import TransactionCase, new_test_user
+from odoo.tests.common import ChromeBrowser
 
+SCREENSHOT_PREFIX = "carerix-screenshot:"
 _SCRIPTS = Path(__file__).resolve().parents[2] / "scripts" / "devservices.py"
 _counter = itertools.count(1)
 
@@ -186,3 +191,31 @@ class SyncCase(TransactionCase):
                 )
                 .mapped("subject")
             )
+
+
+def screenshot_on_request(futures):
+    """Patch for ChromeBrowser._handle_console: a console line
+    ``carerix-screenshot:<name>`` saves a PNG named ``carerix_<name>.png`` in
+    the screenshots directory of the configuration."""
+    original = ChromeBrowser._handle_console
+    directory = Path(odoo.tools.config["screenshots"])
+
+    def save(name, future):
+        data = future.result(timeout=0).get("data")
+        if data:
+            directory.mkdir(parents=True, exist_ok=True)
+            path = directory / f"carerix_{name}.png"
+            path.write_bytes(base64.b64decode(data))
+
+    def handle_console(browser, type, args=None, **kwargs):  # noqa: A002
+        first = browser._from_remoteobject(args[0]) if args else None
+        if isinstance(first, str) and first.startswith(SCREENSHOT_PREFIX):
+            name = first.removeprefix(SCREENSHOT_PREFIX)
+            future = browser._websocket_send(
+                "Page.captureScreenshot", params={"format": "png"}, with_future=True
+            )
+            future.add_done_callback(lambda f, name=name: save(name, f))
+            futures[name] = future
+        return original(browser, type, args=args, **kwargs)
+
+    return patch.object(ChromeBrowser, "_handle_console", handle_console)

@@ -5,54 +5,22 @@ candidate; the whole conversation gets the lock. Another recruiter opening the
 same candidate does not see the conversation, and gets no lock action.
 """
 
-import base64
 import concurrent.futures
 import logging
 import time
 from pathlib import Path
-from unittest.mock import patch
 
 import odoo
 from odoo.tests import HttpCase, new_test_user, tagged
-from odoo.tests.common import ChromeBrowser
 
-from .common import make_mail, unique
+from .common import make_mail, screenshot_on_request, unique
 
 _logger = logging.getLogger(__name__)
 
-SCREENSHOT_PREFIX = "carerix-screenshot:"
 # Markers in the subjects and bodies, looked for by the tours.
 PRIVATE = "TOURPRIVATE"
 REPLY = "TOURREPLY"
 PUBLIC = "TOURPUBLIC"
-
-
-def screenshot_on_request(futures):
-    """Patch for ChromeBrowser._handle_console: a console line
-    ``carerix-screenshot:<name>`` saves a PNG named ``carerix_<name>.png`` in
-    the screenshots directory of the configuration."""
-    original = ChromeBrowser._handle_console
-    directory = Path(odoo.tools.config["screenshots"])
-
-    def save(name, future):
-        data = future.result(timeout=0).get("data")
-        if data:
-            directory.mkdir(parents=True, exist_ok=True)
-            path = directory / f"carerix_{name}.png"
-            path.write_bytes(base64.b64decode(data))
-
-    def handle_console(browser, type, args=None, **kwargs):  # noqa: A002
-        first = browser._from_remoteobject(args[0]) if args else None
-        if isinstance(first, str) and first.startswith(SCREENSHOT_PREFIX):
-            name = first.removeprefix(SCREENSHOT_PREFIX)
-            future = browser._websocket_send(
-                "Page.captureScreenshot", params={"format": "png"}, with_future=True
-            )
-            future.add_done_callback(lambda f, name=name: save(name, f))
-            futures[name] = future
-        return original(browser, type, args=args, **kwargs)
-
-    return patch.object(ChromeBrowser, "_handle_console", handle_console)
 
 
 @tagged("post_install", "-at_install")

@@ -1,7 +1,6 @@
 """Email settings on the user card and the preferences form, Test connection,
 Edit folders, and the write-only mailbox password (every channel, every user)."""
 
-import base64
 import concurrent.futures
 import importlib.util
 import json
@@ -17,12 +16,11 @@ from unittest.mock import patch
 import odoo
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, HttpCase, TransactionCase, new_test_user, tagged
-from odoo.tests.common import ChromeBrowser
 
 from odoo.addons.carerix_mail.models import carerix_mailbox as mailbox_module
 from odoo.addons.carerix_mail.models import res_users as res_users_module
 
-from .common import _SCRIPTS, load_dovecot, unique
+from .common import _SCRIPTS, load_dovecot, screenshot_on_request, unique
 
 _logger = logging.getLogger(__name__)
 
@@ -628,35 +626,6 @@ class TestSettingsTour(HttpCase):
     """A recruiter sets up his mailbox in a real browser (Chromium)."""
 
     browser_size = "1366x1000"
-    SCREENSHOT_PREFIX = "carerix-screenshot:"
-
-    def _screenshot_on_request(self, futures):
-        """Patch for ChromeBrowser._handle_console: a console line
-        ``carerix-screenshot:<name>`` saves a PNG named ``carerix_<name>.png``
-        in the screenshots directory of the configuration."""
-        original = ChromeBrowser._handle_console
-        directory = Path(odoo.tools.config["screenshots"])
-        prefix = self.SCREENSHOT_PREFIX
-
-        def save(name, future):
-            data = future.result(timeout=0).get("data")
-            if data:
-                directory.mkdir(parents=True, exist_ok=True)
-                path = directory / f"carerix_{name}.png"
-                path.write_bytes(base64.b64decode(data))
-
-        def handle_console(browser, type, args=None, **kwargs):  # noqa: A002
-            first = browser._from_remoteobject(args[0]) if args else None
-            if isinstance(first, str) and first.startswith(prefix):
-                name = first.removeprefix(prefix)
-                future = browser._websocket_send(
-                    "Page.captureScreenshot", params={"format": "png"}, with_future=True
-                )
-                future.add_done_callback(lambda f, name=name: save(name, f))
-                futures[name] = future
-            return original(browser, type, args=args, **kwargs)
-
-        return patch.object(ChromeBrowser, "_handle_console", handle_console)
 
     def test_recruiter_sets_up_his_mailbox(self):
         dovecot = load_dovecot()
@@ -698,7 +667,7 @@ class TestSettingsTour(HttpCase):
             bundle.css()
         _logger.info("asset bundles ready in %.0fs", time.monotonic() - started)
         futures = {}
-        with self._screenshot_on_request(futures):
+        with screenshot_on_request(futures):
             self.start_tour(
                 "/odoo",
                 "carerix_mail_settings",

@@ -47,21 +47,4 @@ class CarerixMailboxMessage(models.Model):
     @api.model
     def _carerix_recruitment_emails(self, mailbox, info):
         """Normalized emails of From/To/Cc, without the owner's own ones."""
-        owner = mailbox.user_id
-        own = {
-            email
-            for email in (
-                owner.email_normalized,
-                (mailbox.from_address or "").strip().lower(),
-                (mailbox.login or "").strip().lower(),
-                owner.partner_id.email_normalized,
-            )
-            if email
-        }
-        return sorted(
-            {
-                address.email
-                for address in info.from_ + info.to + info.cc
-                if address.email and address.email not in own
-            }
-        )
+        return sorted(self._carerix_counterpart_emails(mailbox, info))
