@@ -366,12 +366,11 @@ class CarerixMailbox(models.Model):
         The mailbox row is claimed with ``SELECT … FOR NO KEY UPDATE SKIP
         LOCKED`` (the ``FOR UPDATE`` variant that still lets the sync insert
         rows referencing the mailbox) on a second cursor that stays open for the
-        whole sync, so several cron
-        workers or Odoo servers share the work and never sync one mailbox twice
-        at once. The messages are written and committed batch by batch on the
-        main cursor; the mailbox row itself (the sync health) is written only
-        through the claiming cursor, which commits at the end and releases the
-        claim.
+        whole sync, so several cron workers or Odoo servers share the work and
+        never sync one mailbox twice at once. The messages are written and
+        committed batch by batch on the main cursor; the mailbox row itself (the
+        sync health) is written only through the claiming cursor, which commits
+        at the end and releases the claim.
         """
         query = """
             SELECT id FROM carerix_mailbox
