@@ -23,10 +23,10 @@ import imaplib
 import logging
 import re
 import socket
-import time
 
 from imapclient import IMAPClient, SocketTimeout
 
+from .deadline import DeadlineReader
 from .errors import (
     MailError,
     NetworkError,
@@ -154,72 +154,28 @@ class _Phase:
         self.value = "connect"
 
 
-# After the read timeout, a line or literal still arriving must come at this
-# average rate (bytes/second) at least: a server trickling bytes (a tarpit)
-# never trips the per-recv socket timeout, so each read also has a deadline.
-MIN_READ_RATE = 4096
-
-
 class _EngineIMAP4(imaplib.IMAP4):
     """imaplib connection with a connect timeout, then a read timeout, and TLS.
 
-    Each line or literal must arrive within the read timeout plus one second
-    per :data:`MIN_READ_RATE` bytes received, so a server sending one byte at
-    a time is aborted like a silent one.
+    Each line or literal has a deadline (:mod:`.deadline`), so a server
+    sending one byte at a time is aborted like a silent one.
     """
 
     def __init__(self, host, port, timeouts, ssl_context, phase):
         self._engine_timeouts = timeouts
         self._engine_ssl_context = ssl_context
         self._engine_phase = phase
-        self._engine_buffer = bytearray()
-        self._engine_buffer_sock = None
+        self._engine_reader = DeadlineReader(timeouts.read)
         super().__init__(host, port, timeout=timeouts.connect)
 
-    def _engine_buffered(self):
-        if self._engine_buffer_sock is not self.sock:
-            # A new socket (STARTTLS): bytes read before it are never reused.
-            self._engine_buffer = bytearray()
-            self._engine_buffer_sock = self.sock
-        return self._engine_buffer
-
-    def _engine_receive(self, started, received):
-        allowed = self._engine_timeouts.read + received / MIN_READ_RATE
-        remaining = started + allowed - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError("the answer arrives too slowly")
-        self.sock.settimeout(min(self._engine_timeouts.read, remaining))
-        return self.sock.recv(65536)
-
     def readline(self):  # pylint: disable=method-required-super; replaces it
-        buffer = self._engine_buffered()
-        started = time.monotonic()
-        while True:
-            end = buffer.find(b"\n")
-            if end >= 0:
-                line = bytes(buffer[: end + 1])
-                del buffer[: end + 1]
-                return line
-            if len(buffer) > imaplib._MAXLINE:
-                raise self.error("got more than %d bytes" % imaplib._MAXLINE)
-            data = self._engine_receive(started, len(buffer))
-            if not data:  # EOF: imaplib tells an empty line from a complete one
-                line = bytes(buffer)
-                buffer.clear()
-                return line
-            buffer += data
+        line = self._engine_reader.readline(self.sock, imaplib._MAXLINE)
+        if len(line) > imaplib._MAXLINE:
+            raise self.error("got more than %d bytes" % imaplib._MAXLINE)
+        return line
 
     def read(self, size):  # pylint: disable=method-required-super; replaces it
-        buffer = self._engine_buffered()
-        started = time.monotonic()
-        while len(buffer) < size:
-            data = self._engine_receive(started, len(buffer))
-            if not data:
-                break
-            buffer += data
-        data = bytes(buffer[:size])
-        del buffer[:size]
-        return data
+        return self._engine_reader.read(self.sock, size)
 
     def _create_socket(self, timeout=None):
         sock = socket.create_connection((self.host, self.port), timeout)

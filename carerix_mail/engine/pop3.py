@@ -16,8 +16,8 @@ import datetime
 import logging
 import poplib
 import socket
-import time
 
+from .deadline import DeadlineReader
 from .errors import (
     MailError,
     StartTlsNotOffered,
@@ -28,9 +28,6 @@ _logger = logging.getLogger(__name__)
 
 # poplib refuses lines over 2048 bytes; real mail (unwrapped HTML) has longer ones.
 _MAX_LINE = 1_000_000
-# After the read timeout, a line still arriving must come at this average
-# rate (bytes/second) at least.
-MIN_READ_RATE = 4096
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +53,7 @@ class _EnginePOP3(poplib.POP3):
         self._engine_settings = settings
         self._engine_ssl_context = ssl_context
         self._engine_phase = phase
+        self._engine_reader = DeadlineReader(settings.read_timeout)
         super().__init__(host, port, timeout=settings.connect_timeout)
 
     def _create_socket(self, timeout):
@@ -73,48 +71,9 @@ class _EnginePOP3(poplib.POP3):
             raise
         return sock
 
-    def _engine_buffered(self):
-        if getattr(self, "_engine_buffer_sock", None) is not self.sock:
-            # A new socket (STLS): bytes read before it are never reused.
-            self._engine_buffer = bytearray()
-            self._engine_pos = 0
-            self._engine_buffer_sock = self.sock
-        return self._engine_buffer
-
-    def _engine_readline(self):
-        """One line from the socket, within the read timeout plus one second
-        per :data:`MIN_READ_RATE` bytes: a server trickling bytes (a tarpit)
-        never trips the per-recv socket timeout, so each line has a deadline."""
-        buffer = self._engine_buffered()
-        started = time.monotonic()
-        read_timeout = self._engine_settings.read_timeout
-        while True:
-            end = buffer.find(b"\n", self._engine_pos)
-            if end >= 0:
-                line = bytes(buffer[self._engine_pos : end + 1])
-                self._engine_pos = end + 1
-                if self._engine_pos > 1_000_000 or self._engine_pos == len(buffer):
-                    del buffer[: self._engine_pos]  # compact now and then
-                    self._engine_pos = 0
-                return line
-            pending = len(buffer) - self._engine_pos
-            if pending > _MAX_LINE:
-                return bytes(buffer[self._engine_pos :])
-            remaining = started + read_timeout + pending / MIN_READ_RATE
-            remaining -= time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError("the answer arrives too slowly")
-            self.sock.settimeout(min(read_timeout, remaining))
-            data = self.sock.recv(65536)
-            if not data:  # EOF
-                line = bytes(buffer[self._engine_pos :])
-                buffer.clear()
-                self._engine_pos = 0
-                return line
-            buffer += data
-
     def _getline(self):
-        line = self._engine_readline()
+        # A deadline per line (:mod:`.deadline`): trickling servers are aborted.
+        line = self._engine_reader.readline(self.sock, _MAX_LINE)
         if len(line) > _MAX_LINE:
             raise poplib.error_proto("-ERR line too long")
         if not line:
