@@ -63,7 +63,7 @@ class DeadlineReader:
             if len(self._buffer) - self._pos > limit or not self._receive(started):
                 return self._take(len(self._buffer))
 
-    def read(self, sock, size):
+    def read(self, sock, size):  # pylint: disable=method-required-super
         """``size`` bytes, fewer only at EOF."""
         self._use(sock)
         started = time.monotonic()

@@ -8,6 +8,7 @@ the mailboxes it created when a test ends.
 """
 
 import base64
+import concurrent.futures
 import contextlib
 import importlib.util
 import itertools
@@ -219,3 +220,14 @@ def screenshot_on_request(futures):
         return original(browser, type, args=args, **kwargs)
 
     return patch.object(ChromeBrowser, "_handle_console", handle_console)
+
+
+def assert_screenshots(case, futures, names):
+    """The tour asked for exactly ``names`` and each was saved as a PNG."""
+    concurrent.futures.wait(list(futures.values()), timeout=15)
+    case.assertEqual(set(futures), set(names))
+    directory = Path(odoo.tools.config["screenshots"])
+    for name in futures:
+        path = directory / f"carerix_{name}.png"
+        case.assertTrue(path.is_file(), path)
+        case.assertEqual(path.read_bytes()[:8], b"\x89PNG\r\n\x1a\n")

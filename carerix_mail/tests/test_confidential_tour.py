@@ -5,15 +5,13 @@ candidate; the whole conversation gets the lock. Another recruiter opening the
 same candidate does not see the conversation, and gets no lock action.
 """
 
-import concurrent.futures
 import logging
 import time
-from pathlib import Path
 
 import odoo
 from odoo.tests import HttpCase, new_test_user, tagged
 
-from .common import make_mail, screenshot_on_request, unique
+from .common import assert_screenshots, make_mail, screenshot_on_request, unique
 
 _logger = logging.getLogger(__name__)
 
@@ -126,17 +124,12 @@ class TestConfidentialTour(HttpCase):
             self.start_tour(
                 url, "carerix_mail_confidential_other", login=self.other_login
             )
-        concurrent.futures.wait(list(futures.values()), timeout=15)
-        self.assertEqual(
-            set(futures),
+        assert_screenshots(
+            self,
+            futures,
             {
                 "confidential_action",
                 "confidential_owner_chatter",
                 "confidential_other_chatter",
             },
         )
-        directory = Path(odoo.tools.config["screenshots"])
-        for name in futures:
-            path = directory / f"carerix_{name}.png"
-            self.assertTrue(path.is_file(), path)
-            self.assertEqual(path.read_bytes()[:8], b"\x89PNG\r\n\x1a\n")

@@ -1,7 +1,6 @@
 """Email settings on the user card and the preferences form, Test connection,
 Edit folders, and the write-only mailbox password (every channel, every user)."""
 
-import concurrent.futures
 import importlib.util
 import json
 import logging
@@ -10,7 +9,6 @@ import socket
 import tempfile
 import time
 import uuid
-from pathlib import Path
 from unittest.mock import patch
 
 import odoo
@@ -20,7 +18,13 @@ from odoo.tests import Form, HttpCase, TransactionCase, new_test_user, tagged
 from odoo.addons.carerix_mail.models import carerix_mailbox as mailbox_module
 from odoo.addons.carerix_mail.models import res_users as res_users_module
 
-from .common import _SCRIPTS, load_dovecot, screenshot_on_request, unique
+from .common import (
+    _SCRIPTS,
+    assert_screenshots,
+    load_dovecot,
+    screenshot_on_request,
+    unique,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -675,9 +679,9 @@ class TestSettingsTour(HttpCase):
                 code=code,
                 timeout=180,
             )
-        concurrent.futures.wait(list(futures.values()), timeout=15)
-        self.assertEqual(
-            set(futures),
+        assert_screenshots(
+            self,
+            futures,
             {
                 "security_none_warning",
                 "folder_wizard",
@@ -685,11 +689,6 @@ class TestSettingsTour(HttpCase):
                 "email_settings_folders",
             },
         )
-        directory = Path(odoo.tools.config["screenshots"])
-        for name in futures:
-            path = directory / f"carerix_{name}.png"
-            self.assertTrue(path.is_file(), path)
-            self.assertEqual(path.read_bytes()[:8], b"\x89PNG\r\n\x1a\n")
 
         box = user._carerix_mailbox()
         box.invalidate_recordset()
