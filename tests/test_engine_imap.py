@@ -258,6 +258,28 @@ def test_engine_imap_idle_folder_round_trips(mail_user, new_message, count):
     assert commands == 1  # EXAMINE only
 
 
+def test_engine_imap_idle_check_does_not_count_the_folder(mail_user, new_message):
+    """The idle check asks what the server keeps in its index (UIDNEXT,
+    UIDVALIDITY), not MESSAGES, which Dovecot counts on Maildir: 2.5 ms
+    instead of 0.3 ms for 10,000 messages."""
+    settings = mail_user.settings()
+    mail_user.deliver_many("INBOX", [new_message(i) for i in range(3)])
+    _, cursor, _, _ = _sync(settings, "INBOX", None)
+    asked = []
+    with ImapMailbox(settings) as mailbox:
+        status = mailbox.client.folder_status
+
+        def recording(folder, what=None):
+            asked.append(list(what))
+            return status(folder, what)
+
+        mailbox.client.folder_status = recording
+        sync = mailbox.sync_folder("INBOX", cursor)
+        assert not sync.has_new and sync.exists is None
+        assert list(sync) == []
+    assert asked == [[b"UIDNEXT", b"UIDVALIDITY"]]
+
+
 def test_engine_imap_expunged_gap_is_skipped(mail_user, dovecot, new_message):
     settings = mail_user.settings()
     mail_user.deliver_many("INBOX", [new_message(i) for i in range(2)])
