@@ -2,6 +2,7 @@ import base64
 import datetime
 import hashlib
 import logging
+from collections import defaultdict
 from email.utils import parseaddr
 
 from markupsafe import Markup
@@ -10,6 +11,7 @@ from odoo import _, api, fields, models
 from odoo.tools import plaintext2html
 
 from ..engine.message import normalize_subject, parse_headers, safe_parse
+from .mail_message import sanitize_once
 
 # Words that make an incoming mail confidential when its subject contains them
 # (case-insensitive). Extension point: override _carerix_confidential_for.
@@ -31,6 +33,35 @@ def _format_addresses(addresses):
     return ", ".join(
         f'"{a.name}" <{a.email}>' if a.name else a.email for a in addresses
     )
+
+
+class ArchiveLookup:
+    """What archiving a batch of mails reads from the database, read once per
+    batch instead of once per mail (see
+    :meth:`CarerixMailboxMessage._carerix_archive_lookup`).
+
+    Mails archived earlier in the same batch are added as the batch goes
+    (:meth:`CarerixMailboxMessage._carerix_lookup_add`), so a reply finds the
+    records and the privacy of a mail a few messages before it. Extensions
+    keep their own batch data in ``extra``.
+    """
+
+    def __init__(self, own_emails):
+        self.own_emails = own_emails
+        # normalized email -> ids of partners without a user; their order in
+        # res.partner's order, and the employer (company) of each
+        self.partners = {}
+        self.partner_rank = {}
+        self.employers = {}
+        # normalized email -> id of the first partner (any) in partner order
+        self.authors = {}
+        # normalized emails of partners whose incoming mail is confidential
+        self.confidential_senders = set()
+        # "<Message-ID>" -> {(model, res_id)} the mail is archived on
+        self.parents = defaultdict(set)
+        # "<Message-ID>" of private mail, any owner
+        self.private_refs = set()
+        self.extra = {}
 
 
 class CarerixMailboxMessage(models.Model):
@@ -99,45 +130,95 @@ class CarerixMailboxMessage(models.Model):
         """Archive one raw message for the owner of ``mailbox``.
 
         Returns the new entry, or an empty recordset when the owner already
-        has this mail. A message that cannot be parsed (or is too large) is
-        stored raw with the reason, never dropped. Extension point: override
-        :meth:`_archive_targets` to archive on more records.
+        has this mail. See :meth:`_archive_batch`.
         """
-        if raw is None or meta.get("oversize"):
-            return self._store_raw_only(
-                mailbox,
-                None,
-                direction=direction,
-                folder=folder,
-                reason=_(
-                    "The message is larger than the limit (%(size)s bytes); it "
-                    "stays on the mail server.",
-                    size=meta.get("size") or 0,
-                ),
-            )
-        parsed = safe_parse(raw)
-        info = parsed.info
+        return self._archive_batch(
+            mailbox, [(raw, meta)], direction=direction, folder=folder
+        )[0]
+
+    @api.model
+    def _archive_batch(self, mailbox, items, direction="incoming", folder=""):
+        """Archive raw messages for the owner of ``mailbox``, in bulk.
+
+        ``items`` is a list of ``(raw, meta)``; ``meta`` may say ``oversize``
+        and ``size``. Returns one result per item, in order: the new entry, or
+        an empty recordset when the owner already has the mail. A message that
+        cannot be parsed (or is too large) is stored raw with the reason,
+        never dropped. What the batch needs from the database is read once
+        (:meth:`_carerix_archive_lookup`) and the records are created with one
+        ``create`` per model, which is what makes a sync fast; the result is
+        the same as archiving the messages one by one, in order. An unexpected
+        error raises: the caller then archives the batch message by message.
+        Extension points: :meth:`_archive_targets` to archive on more records,
+        :meth:`_carerix_confidential_for` for the privacy rules.
+        """
+        results = [self.browse()] * len(items)
         owner = mailbox.user_id
-        if self.sudo().search_count(
-            [("owner_id", "=", owner.id), ("dedup_key", "=", info.dedup_key)]
-        ):
-            return self.browse()
-        if parsed.raw_fallback_reason:
-            return self._store_raw_only(
-                mailbox,
-                raw,
-                direction=direction,
-                folder=folder,
-                reason=parsed.raw_fallback_reason,
-                info=info,
-            )
-        targets = self._archive_targets(mailbox, info, direction)
-        partners = targets.get("res.partner", self.env["res.partner"])
-        confidential = self._carerix_confidential_for(mailbox, info, direction, targets)
-        entry = (
+        parsed_items = []
+        for index, (raw, meta) in enumerate(items):
+            if raw is None or meta.get("oversize"):
+                results[index] = self._store_raw_only(
+                    mailbox,
+                    None,
+                    direction=direction,
+                    folder=folder,
+                    reason=_(
+                        "The message is larger than the limit (%(size)s bytes); "
+                        "it stays on the mail server.",
+                        size=meta.get("size") or 0,
+                    ),
+                )
+            else:
+                parsed_items.append((index, raw, safe_parse(raw)))
+        if not parsed_items:
+            return results
+        seen = set(
             self.sudo()
-            .with_context(mail_create_nolog=True, mail_create_nosubscribe=True)
-            .create(
+            .search_fetch(
+                [
+                    ("owner_id", "=", owner.id),
+                    (
+                        "dedup_key",
+                        "in",
+                        [p.info.dedup_key for _i, _r, p in parsed_items],
+                    ),
+                ],
+                ["dedup_key"],
+            )
+            .mapped("dedup_key")
+        )
+        todo = []
+        for index, raw, parsed in parsed_items:
+            if parsed.info.dedup_key in seen:
+                continue
+            seen.add(parsed.info.dedup_key)
+            if parsed.raw_fallback_reason:
+                results[index] = self._store_raw_only(
+                    mailbox,
+                    raw,
+                    direction=direction,
+                    folder=folder,
+                    reason=parsed.raw_fallback_reason,
+                    info=parsed.info,
+                )
+            else:
+                todo.append((index, parsed))
+        if not todo:
+            return results
+        lookup = self._carerix_archive_lookup(
+            mailbox, [parsed.info for _index, parsed in todo], direction
+        )
+        this = self.with_context(carerix_archive_lookup=lookup)
+        vals_list, archived = [], []
+        for _index, parsed in todo:
+            info = parsed.info
+            targets = this._archive_targets(mailbox, info, direction)
+            partners = targets.get("res.partner", self.env["res.partner"])
+            confidential = this._carerix_confidential_for(
+                mailbox, info, direction, targets
+            )
+            this._carerix_lookup_add(lookup, info, targets, confidential)
+            vals_list.append(
                 {
                     "owner_id": owner.id,
                     "mailbox_id": mailbox.id,
@@ -155,9 +236,124 @@ class CarerixMailboxMessage(models.Model):
                     "confidential": confidential,
                 }
             )
+            archived.append((parsed, targets))
+        # No creation message, followers or tracking on the entries: the
+        # archive copies below are their chatter.
+        entries = (
+            self.sudo()
+            .with_context(tracking_disable=True)
+            .create(vals_list)
+            .with_env(self.sudo().env)
         )
-        entry._post_copies(mailbox, parsed, direction, targets)
-        return entry
+        entries.with_context(carerix_archive_lookup=lookup)._post_copies(
+            mailbox, archived, direction
+        )
+        for (index, _parsed), entry in zip(todo, entries, strict=True):
+            results[index] = entry
+        return results
+
+    @api.model
+    def _carerix_lookup(self, mailbox, info, direction):
+        """The :class:`ArchiveLookup` of the batch being archived, or one read
+        for ``info`` alone when called outside a batch."""
+        lookup = self.env.context.get("carerix_archive_lookup")
+        if lookup is None:
+            lookup = self._carerix_archive_lookup(mailbox, [info], direction)
+        return lookup
+
+    @api.model
+    def _carerix_archive_lookup(self, mailbox, infos, direction):
+        """Read once what archiving the mails ``infos`` needs: the partners of
+        their addresses (with their employers), the records the mails reply
+        to and which of those conversations are private. Extension point:
+        add to the returned :class:`ArchiveLookup` (its ``extra``)."""
+        lookup = ArchiveLookup(self._carerix_own_emails(mailbox))
+        Partner = self.env["res.partner"].sudo()
+        emails = set()
+        senders = set()
+        references = set()
+        for info in infos:
+            emails |= self._carerix_counterpart_emails(mailbox, info, lookup)
+            senders.update(a.email for a in info.from_ if a.email)
+            references.update(
+                f"<{ref}>" for ref in (*info.in_reply_to, *info.references)
+            )
+        if emails:
+            partners = Partner.search_fetch(
+                [("email_normalized", "in", list(emails)), ("user_ids", "=", False)],
+                ["email_normalized", "commercial_partner_id"],
+            )
+            companies = set(partners.commercial_partner_id.filtered("is_company").ids)
+            for rank, partner in enumerate(partners):
+                lookup.partners.setdefault(partner.email_normalized, []).append(
+                    partner.id
+                )
+                lookup.partner_rank[partner.id] = rank
+                if partner.commercial_partner_id.id in companies:
+                    lookup.employers[partner.id] = partner.commercial_partner_id.id
+        if senders:
+            # In res.partner's order, so the author is the one a search picks.
+            for partner in Partner.search_fetch(
+                [("email_normalized", "in", list(senders))],
+                ["email_normalized", "carerix_incoming_confidential"],
+            ):
+                lookup.authors.setdefault(partner.email_normalized, partner.id)
+                if partner.carerix_incoming_confidential:
+                    lookup.confidential_senders.add(partner.email_normalized)
+        if references:
+            refs = list(references)
+            parents = (
+                self.env["mail.message"]
+                .sudo()
+                .search_fetch(
+                    [
+                        ("message_id", "in", refs),
+                        ("model", "!=", False),
+                        ("model", "!=", self._name),
+                        ("res_id", "!=", False),
+                    ],
+                    ["message_id", "model", "res_id"],
+                )
+            )
+            by_model = defaultdict(set)
+            for parent in parents:
+                if parent.model in self.env:
+                    by_model[parent.model].add(parent.res_id)
+            existing = {
+                (model, record_id)
+                for model, ids in by_model.items()
+                for record_id in self.env[model].sudo().browse(ids).exists().ids
+            }
+            for parent in parents:
+                if (parent.model, parent.res_id) in existing:
+                    lookup.parents[parent.message_id].add((parent.model, parent.res_id))
+            lookup.private_refs.update(
+                self.env["mail.message"]._carerix_private_for(refs).mapped("message_id")
+            )
+            lookup.private_refs.update(
+                f"<{ref}>"
+                for ref in self.sudo()
+                .search_fetch(
+                    [
+                        ("message_id_header", "in", [r[1:-1] for r in refs]),
+                        ("confidential", "=", True),
+                    ],
+                    ["message_id_header"],
+                )
+                .mapped("message_id_header")
+            )
+        return lookup
+
+    @api.model
+    def _carerix_lookup_add(self, lookup, info, targets, confidential):
+        """Record a mail of the batch in ``lookup``, for the mails after it."""
+        if not info.message_id:
+            return
+        ref = f"<{info.message_id}>"
+        for model, records in targets.items():
+            lookup.parents[ref].update((model, record_id) for record_id in records.ids)
+        if confidential:
+            lookup.private_refs.add(ref)
 
     @api.model
     def _carerix_confidential_for(self, mailbox, info, direction, targets):
@@ -176,31 +372,18 @@ class CarerixMailboxMessage(models.Model):
 
         ``targets`` (``{model: records}``) is what the mail is archived on.
         """
+        lookup = self._carerix_lookup(mailbox, info, direction)
         if direction == "incoming":
             subject = normalize_subject(info.subject).lower()
             if any(word in subject for word in CONFIDENTIAL_SUBJECT_WORDS):
                 return True
-        references = [f"<{ref}>" for ref in (*info.in_reply_to, *info.references)]
-        if references:
-            if self.env["mail.message"]._carerix_private_for(references):
-                return True
-            if self.sudo().search_count(
-                [
-                    ("message_id_header", "in", [r[1:-1] for r in references]),
-                    ("confidential", "=", True),
-                ],
-                limit=1,
-            ):
-                return True
+        if any(
+            f"<{ref}>" in lookup.private_refs
+            for ref in (*info.in_reply_to, *info.references)
+        ):
+            return True
         if direction == "incoming":
-            senders = [a.email for a in info.from_ if a.email]
-            if senders and self.env["res.partner"].sudo().search_count(
-                [
-                    ("email_normalized", "in", senders),
-                    ("carerix_incoming_confidential", "=", True),
-                ],
-                limit=1,
-            ):
+            if any(a.email in lookup.confidential_senders for a in info.from_):
                 return True
             return bool(mailbox.incoming_confidential)
         return bool(mailbox.outgoing_confidential)
@@ -223,9 +406,9 @@ class CarerixMailboxMessage(models.Model):
         }
 
     @api.model
-    def _carerix_counterpart_emails(self, mailbox, info):
+    def _carerix_counterpart_emails(self, mailbox, info, lookup=None):
         """Normalized emails of From/To/Cc, without the owner's own ones."""
-        own = self._carerix_own_emails(mailbox)
+        own = lookup.own_emails if lookup else self._carerix_own_emails(mailbox)
         return {
             address.email
             for address in info.from_ + info.to + info.cc
@@ -240,133 +423,176 @@ class CarerixMailboxMessage(models.Model):
         addresses, not internal users), the employer (commercial partner) of a
         matched contact, and the records the mail replies to.
         """
-        emails = self._carerix_counterpart_emails(mailbox, info)
-        Partner = self.env["res.partner"].sudo()
+        lookup = self._carerix_lookup(mailbox, info, direction)
         targets = {}
-        if emails:
-            partners = Partner.search(
-                [("email_normalized", "in", list(emails)), ("user_ids", "=", False)]
+        partner_ids = sorted(
+            {
+                partner_id
+                for email in self._carerix_counterpart_emails(mailbox, info, lookup)
+                for partner_id in lookup.partners.get(email, ())
+            },
+            key=lookup.partner_rank.get,
+        )
+        # the employers after the contacts, as ``partners | employers`` does
+        partner_ids += [
+            lookup.employers[p] for p in partner_ids if p in lookup.employers
+        ]
+        if partner_ids:
+            targets["res.partner"] = (
+                self.env["res.partner"].sudo().browse(dict.fromkeys(partner_ids))
             )
-            employers = partners.commercial_partner_id.filtered(lambda p: p.is_company)
-            partners |= employers
-            if partners:
-                targets["res.partner"] = partners
-        references = list(info.in_reply_to) + list(info.references)
-        if references:
-            parents = (
-                self.env["mail.message"]
-                .sudo()
-                .search(
-                    [
-                        ("message_id", "in", [f"<{ref}>" for ref in references]),
-                        ("model", "!=", False),
-                        ("model", "!=", self._name),
-                        ("res_id", "!=", False),
-                    ]
-                )
-            )
-            for parent in parents:
-                if parent.model not in self.env:
-                    continue
-                record = self.env[parent.model].sudo().browse(parent.res_id).exists()
-                if record:
-                    targets[parent.model] = (
-                        targets.get(parent.model, self.env[parent.model].sudo())
-                        | record
-                    )
+        for ref in (*info.in_reply_to, *info.references):
+            for model, record_id in lookup.parents.get(f"<{ref}>", ()):
+                record = self.env[model].sudo().browse(record_id)
+                targets[model] = targets.get(model, record.browse()) | record
         return targets
 
-    def _post_copies(self, mailbox, parsed, direction, targets):
-        """Create the ``mail.message`` copies, attachments and the notification.
+    def _post_copies(self, mailbox, archived, direction):
+        """Create the ``mail.message`` copies, attachments and notifications of
+        the new entries ``self``; ``archived`` holds ``(parsed, targets)`` of
+        each entry, in the same order.
 
         The copies are created directly (not through ``message_post``): nobody is
         emailed about fetched mail, followers are not notified, the sender is
         not subscribed, and Odoo's gateway guards (loop detector, bounces) do
         not apply. The owner gets an inbox notification for incoming mail.
+        Returns the copies, one recordset per entry.
         """
-        self.ensure_one()
-        info = parsed.info
         owner = mailbox.user_id
-        Message = self.env["mail.message"].sudo()
-        body = parsed.body_html or (
-            plaintext2html(parsed.body_text) if parsed.body_text else ""
-        )
-        if direction == "outgoing":
-            author = owner.partner_id
-        else:
-            author = self.env["res.partner"]
-            from_emails = [a.email for a in info.from_ if a.email]
-            if from_emails:
-                author = (
-                    self.env["res.partner"]
-                    .sudo()
-                    .search([("email_normalized", "=", from_emails[0])], limit=1)
+        lookup = self._carerix_lookup(mailbox, archived[0][0].info, direction)
+        subtype_id = self.env.ref("mail.mt_comment").id
+        vals_list, spans, bodies = [], [], []
+        names = self._carerix_record_names(archived)
+        for entry, (parsed, targets) in zip(self, archived, strict=True):
+            info = parsed.info
+            body = parsed.body_html or (
+                plaintext2html(parsed.body_text) if parsed.body_text else ""
+            )
+            if direction == "outgoing":
+                author_id = owner.partner_id.id
+            else:
+                from_emails = [a.email for a in info.from_ if a.email]
+                author_id = from_emails and lookup.authors.get(from_emails[0])
+            common = {
+                "message_type": "email",
+                "subtype_id": subtype_id,
+                "subject": info.subject or False,
+                "email_from": entry.email_from or False,
+                "author_id": author_id or False,
+                "date": entry.date or fields.Datetime.now(),
+                "message_id": f"<{info.message_id}>" if info.message_id else False,
+                # Given, so that Odoo does not compute a Reply-To per copy.
+                "reply_to": _format_addresses(info.reply_to or info.from_) or False,
+                "carerix_owner_id": owner.id,
+                "carerix_mailbox_message_id": entry.id,
+                "carerix_direction": direction,
+                "carerix_confidential": entry.confidential,
+                "carerix_references": " ".join(
+                    f"<{ref}>" for ref in (*info.in_reply_to, *info.references)
                 )
-        common = {
-            "message_type": "email",
-            "subtype_id": self.env.ref("mail.mt_comment").id,
-            "subject": info.subject or False,
-            "email_from": self.email_from or False,
-            "author_id": author.id or False,
-            "date": self.date or fields.Datetime.now(),
-            "message_id": f"<{info.message_id}>" if info.message_id else False,
-            # Given, so that Odoo does not compute a Reply-To per copy.
-            "reply_to": _format_addresses(info.reply_to or info.from_) or False,
-            "carerix_owner_id": owner.id,
-            "carerix_mailbox_message_id": self.id,
-            "carerix_direction": direction,
-            "carerix_confidential": self.confidential,
-            "carerix_references": " ".join(
-                f"<{ref}>" for ref in (*info.in_reply_to, *info.references)
-            )
-            or False,
-        }
-        vals_list = [dict(common, model=self._name, res_id=self.id, body=body)]
-        for model, records in targets.items():
-            for record in records:
-                vals_list.append(dict(common, model=model, res_id=record.id, body=body))
-        copies = Message.create(vals_list)
-        if parsed.attachments:
-            anchor = copies[1] if len(copies) > 1 else copies[0]
-            attachments = self._create_attachments(parsed.attachments, anchor)
-            copies.write({"attachment_ids": [(6, 0, attachments.ids)]})
-            cid_map = {
-                att.content_id: record
-                for att, record in zip(parsed.attachments, attachments, strict=True)
-                if att.content_id
+                or False,
+                "body": body,
             }
-            if cid_map and body:
-                new_body = str(body)
-                for cid, record in cid_map.items():
-                    new_body = new_body.replace(f"cid:{cid}", f"/web/image/{record.id}")
-                copies.write({"body": Markup(new_body)})
-        if direction == "incoming":
-            self.env["mail.notification"].sudo().create(
-                {
-                    "mail_message_id": copies[0].id,
-                    "res_partner_id": owner.partner_id.id,
-                    "notification_type": "inbox",
-                    "is_read": False,
-                }
+            bodies.append(body)
+            start = len(vals_list)
+            vals_list.append(
+                dict(
+                    common,
+                    model=self._name,
+                    res_id=entry.id,
+                    record_name=entry.subject or False,
+                )
             )
+            for model, records in targets.items():
+                for record in records:
+                    vals_list.append(
+                        dict(
+                            common,
+                            model=model,
+                            res_id=record.id,
+                            record_name=names[model, record.id],
+                        )
+                    )
+            spans.append((start, len(vals_list)))
+        with sanitize_once():
+            created = self.env["mail.message"].sudo().create(vals_list)
+        copies = [created[start:end] for start, end in spans]
+        attachment_vals = []
+        for entry_copies, (parsed, _targets) in zip(copies, archived, strict=True):
+            if parsed.attachments:
+                anchor = entry_copies[1] if len(entry_copies) > 1 else entry_copies[0]
+                attachment_vals.extend(
+                    self._carerix_attachment_vals(parsed.attachments, anchor)
+                )
+        if attachment_vals:
+            attachments = iter(self.env["ir.attachment"].sudo().create(attachment_vals))
+            for entry_copies, (parsed, _targets), body in zip(
+                copies, archived, bodies, strict=True
+            ):
+                if parsed.attachments:
+                    records = (
+                        self.env["ir.attachment"]
+                        .sudo()
+                        .browse([next(attachments).id for _att in parsed.attachments])
+                    )
+                    self._carerix_link_attachments(entry_copies, parsed, records, body)
+        notify = [
+            {
+                "mail_message_id": entry_copies[0].id,
+                "res_partner_id": owner.partner_id.id,
+                "notification_type": "inbox",
+                "is_read": False,
+            }
+            for entry_copies in copies
+        ]
+        if direction == "incoming" and notify:
+            self.env["mail.notification"].sudo().create(notify)
         return copies
 
     @api.model
-    def _create_attachments(self, parsed_attachments, anchor):
+    def _carerix_record_names(self, archived):
+        """``{(model, id): display name}`` of the records mails are archived on,
+        read in one go per model (Odoo would read them one copy at a time)."""
+        ids_by_model = defaultdict(set)
+        for _parsed, targets in archived:
+            for model, records in targets.items():
+                ids_by_model[model].update(records.ids)
+        names = {}
+        for model, ids in ids_by_model.items():
+            for record in self.env[model].sudo().browse(ids):
+                names[model, record.id] = record.display_name
+        return names
+
+    @api.model
+    def _carerix_link_attachments(self, copies, parsed, attachments, body):
+        """Put ``attachments`` on all ``copies`` of a mail and point the
+        ``cid:`` images of its ``body`` at them."""
+        copies.write({"attachment_ids": [(6, 0, attachments.ids)]})
+        cid_map = {
+            att.content_id: record
+            for att, record in zip(parsed.attachments, attachments, strict=True)
+            if att.content_id
+        }
+        if cid_map and body:
+            new_body = str(body)
+            for cid, record in cid_map.items():
+                new_body = new_body.replace(f"cid:{cid}", f"/web/image/{record.id}")
+            copies.write({"body": Markup(new_body)})
+
+    @api.model
+    def _carerix_attachment_vals(self, parsed_attachments, anchor):
         """Attachments point at ``anchor`` (a mail.message), so the access to
         that message decides who can open them."""
-        vals_list = []
-        for index, att in enumerate(parsed_attachments):
-            vals_list.append(
-                {
-                    "name": att.filename or _("attachment-%(n)s", n=index + 1),
-                    "raw": att.data,
-                    "mimetype": att.content_type or "application/octet-stream",
-                    "res_model": "mail.message",
-                    "res_id": anchor.id,
-                }
-            )
-        return self.env["ir.attachment"].sudo().create(vals_list)
+        return [
+            {
+                "name": att.filename or _("attachment-%(n)s", n=index + 1),
+                "raw": att.data,
+                "mimetype": att.content_type or "application/octet-stream",
+                "res_model": "mail.message",
+                "res_id": anchor.id,
+            }
+            for index, att in enumerate(parsed_attachments)
+        ]
 
     @api.model
     def _store_raw_only(

@@ -1,4 +1,6 @@
+import contextvars
 import re
+from contextlib import contextmanager
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError
@@ -21,6 +23,46 @@ def message_id_tokens(*values):
     return tokens
 
 
+# A dict while :func:`sanitize_once` is active in this thread, else None.
+_SANITIZE_MEMO = contextvars.ContextVar("carerix_sanitize_memo", default=None)
+
+
+@contextmanager
+def sanitize_once():
+    """Within the block, :class:`SanitizeOnceHtml` fields sanitize each
+    distinct value once. For bulk creates of many records sharing a body: the
+    archive copies of one mail carry the same body, and Odoo sanitizes an
+    HTML value twice per record (for the column and for the cache)."""
+    token = _SANITIZE_MEMO.set({})
+    try:
+        yield
+    finally:
+        _SANITIZE_MEMO.reset(token)
+
+
+class SanitizeOnceHtml(fields.Html):
+    """``fields.Html`` that reuses a sanitized value inside :func:`sanitize_once`.
+
+    Sanitizing is a pure function of the value and the field's options, so
+    the result is the same; outside the block it is plain ``fields.Html``.
+    """
+
+    def _convert(self, value, record, validate):
+        memo = _SANITIZE_MEMO.get()
+        if (
+            memo is None
+            or not validate
+            or not self.sanitize
+            or self.sanitize_overridable
+            or not isinstance(value, str)
+        ):
+            return super()._convert(value, record, validate)
+        key = (self.model_name, self.name, value)
+        if key not in memo:
+            memo[key] = super()._convert(value, record, validate)
+        return memo[key]
+
+
 class MailMessage(models.Model):
     """Archived copies of synced mail, and the privacy of confidential mail.
 
@@ -33,6 +75,9 @@ class MailMessage(models.Model):
 
     _inherit = "mail.message"
 
+    # mail's own definition (its attributes are kept), sanitized once per
+    # distinct body when archiving copies in bulk
+    body = SanitizeOnceHtml()
     carerix_owner_id = fields.Many2one(
         "res.users",
         "Mailbox owner",

@@ -18,10 +18,11 @@ cleanup (no rollback, no logout, no ``finally``).
 Points:
 
 * ``after_fetch``: right after the ``nth`` FETCH of message bodies returned;
-* ``during_archiving``: inside the archiving of the ``nth`` message, after
-  its entry row was created and before its archive copies are posted;
-* ``mid_batch``: before the ``nth`` message of the sync is archived (the
-  messages before it in its batch are archived, not committed);
+* ``during_archiving``: inside the archiving of the ``nth`` batch, after
+  its entry rows were inserted and before its archive copies are;
+* ``mid_batch``: while the ``nth`` message of the sync is prepared for
+  archiving (the messages before it in its batch are prepared, nothing of
+  the batch is written yet; earlier batches are committed);
 * ``before_commit``: right before the ``nth`` database commit;
 * ``after_commit``: right after the ``nth`` database commit.
 """
@@ -52,7 +53,6 @@ def _install_hook(point, nth, batch_size):
     from odoo import sql_db
 
     from odoo.addons.carerix_mail.engine import imap
-    from odoo.addons.carerix_mail.models.carerix_mailbox import CarerixMailbox
     from odoo.addons.carerix_mail.models.carerix_mailbox_message import (
         CarerixMailboxMessage,
     )
@@ -91,14 +91,15 @@ def _install_hook(point, nth, batch_size):
 
         CarerixMailboxMessage._post_copies = hook
     elif point == "mid_batch":
-        archive_fetched = CarerixMailbox._archive_fetched
+        # called for each message of a batch, before the batch is written
+        archive_targets = CarerixMailboxMessage._archive_targets
 
         def hook(self, *args, **kwargs):
             if reached():
                 _kill()
-            return archive_fetched(self, *args, **kwargs)
+            return archive_targets(self, *args, **kwargs)
 
-        CarerixMailbox._archive_fetched = hook
+        CarerixMailboxMessage._archive_targets = hook
     elif point in ("before_commit", "after_commit"):
         commit = sql_db.Cursor.commit
 

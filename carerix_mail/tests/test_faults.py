@@ -42,7 +42,9 @@ BATCH_SIZE = 3  # 7 messages: batches of 3, 3 and 1
 # The nth time a point is reached, cycled over the runs: every batch is hit.
 CRASH_NTH = {
     "after_fetch": (1, 2, 3),
-    "during_archiving": (1, 2, 4, 6, 7),
+    # the copies of a batch, after its entries are inserted
+    "during_archiving": (1, 2, 3),
+    # the nth message of the run, while its batch is being prepared
     "mid_batch": (2, 3, 5, 6),
     "before_commit": (1, 2, 3),
     "after_commit": (1, 2, 3),
@@ -353,22 +355,23 @@ class TestServerFaults(FaultCase):
         subjects = [f"kick m{k}" for k in range(8)]
         self.deliver_many(login, sender, email, subjects)
         sync_folder = ImapMailbox.sync_folder
-        archive_raw = CarerixMailboxMessage._archive_raw
+        archive_batch = CarerixMailboxMessage._archive_batch
         calls = []
 
         def small_batches(client, folder, cursor=None, **kwargs):
             kwargs["batch_size"] = 3
             return sync_folder(client, folder, cursor, **kwargs)
 
-        def kick_on_second(records, *args, **kwargs):
+        def kick_on_first(records, *args, **kwargs):
+            # while the first batch is archived, before the second is fetched
             calls.append(1)
-            if len(calls) == 2:
+            if len(calls) == 1:
                 self.dovecot.doveadm("kick", login)
-            return archive_raw(records, *args, **kwargs)
+            return archive_batch(records, *args, **kwargs)
 
         with (
             patch.object(ImapMailbox, "sync_folder", small_batches),
-            patch.object(CarerixMailboxMessage, "_archive_raw", kick_on_second),
+            patch.object(CarerixMailboxMessage, "_archive_batch", kick_on_first),
         ):
             health = self.sync(user_id)
         self.assertEqual(health["state"], "failing")

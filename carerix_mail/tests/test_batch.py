@@ -1,0 +1,224 @@
+"""Archiving in bulk (``_archive_batch``, what a sync uses) gives what
+archiving the same mails one by one gives: the same entries, partners, copies,
+privacy and attachments, also when a mail replies to one earlier in the same
+batch, and each body is sanitized once for all its copies."""
+
+from email.utils import make_msgid
+from unittest.mock import patch
+
+from odoo.tests import TransactionCase, new_test_user, tagged
+from odoo.tools import mail as mail_tools
+
+from odoo.addons.carerix_mail.models import mail_message
+
+from .common import make_mail
+from .test_hardening import nested
+
+GROUPS = "base.group_user,base.group_partner_manager"
+LOGGER = "odoo.addons.carerix_mail.models.carerix_mailbox"
+
+
+@tagged("post_install", "-at_install")
+class TestBatch(TransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        env = cls.env
+        cls.Entry = env["carerix.mailbox.message"]
+        cls.company = env["res.partner"].create(
+            {"name": "Employer BV", "is_company": True}
+        )
+        cls.contact = env["res.partner"].create(
+            {
+                "name": "Contact",
+                "email": "contact@employer.example",
+                "parent_id": cls.company.id,
+            }
+        )
+        cls.candidate = env["res.partner"].create(
+            {"name": "Candidate", "email": "cand@mail.example"}
+        )
+        cls.secretive = env["res.partner"].create(
+            {
+                "name": "Secretive",
+                "email": "secret@mail.example",
+                "carerix_incoming_confidential": True,
+            }
+        )
+
+    def recruiter(self, login):
+        user = new_test_user(
+            self.env, login=login, email=f"{login}@agency.example", groups=GROUPS
+        )
+        return user._carerix_mailbox(create=True)
+
+    def mails(self, box):
+        """A batch that exercises every rule: matches, employer, unknown
+        sender, subject word, confidential sender, replies to earlier mails
+        of the batch (one of them private), an attachment, a duplicate, an
+        unparseable one and an oversize one."""
+        me = box.user_id.email
+        public_id, private_id = make_msgid(), make_msgid()
+        pdf = [("cv.pdf", b"%PDF-1.4 cv", "application/pdf")]
+        raws = [
+            make_mail("cand@mail.example", me, "Application", message_id=public_id),
+            make_mail("contact@employer.example", me, "Vacancy"),
+            make_mail("stranger@else.example", me, "Hello"),
+            make_mail("stranger@else.example", me, "Vertrouwelijk: salaris"),
+            make_mail("secret@mail.example", me, "Question"),
+            make_mail(
+                "cand@mail.example", me, "Strictly confidential", message_id=private_id
+            ),
+            # colleagues replying: only the conversation links them to a record
+            make_mail(
+                "colleague@else.example", me, "Re: Application", in_reply_to=public_id
+            ),
+            make_mail(
+                "colleague@else.example", me, "Re: Strictly", in_reply_to=private_id
+            ),
+            make_mail("cand@mail.example", me, "CV attached", attachments=pdf),
+        ]
+        raws.append(raws[1])  # the same mail twice in one batch
+        raws.append(nested(50, b"batch"))  # too deep: stored raw
+        return [(raw, {}) for raw in raws] + [(None, {"oversize": True, "size": 9})]
+
+    def describe(self, entries):
+        out = []
+        for entry in entries:
+            if not entry:
+                out.append(None)
+                continue
+            out.append(
+                (
+                    entry.subject,
+                    entry.state,
+                    entry.confidential,
+                    sorted(entry.partner_ids.mapped("name")),
+                    sorted(
+                        (copy.model == entry._name, copy.record_name or "", copy.body)
+                        for copy in entry.copy_ids
+                    ),
+                    sorted(
+                        (copy.model, copy.carerix_confidential)
+                        for copy in entry.copy_ids
+                    ),
+                    sorted(entry.copy_ids.attachment_ids.mapped("name")),
+                )
+            )
+        return out
+
+    def test_batch_equals_one_by_one(self):
+        one_box, batch_box = self.recruiter("batch_one"), self.recruiter("batch_all")
+        items = self.mails(one_box)
+        one_by_one = [
+            self.Entry._archive_raw(one_box, raw, "incoming", **meta)
+            for raw, meta in items
+        ]
+        batch = self.Entry._archive_batch(batch_box, self.mails(batch_box))
+        # the same Message-IDs in both (dedup is per owner), so compare shapes
+        self.assertEqual(len(batch), len(items))
+        self.assertEqual([bool(e) for e in batch], [bool(e) for e in one_by_one])
+        self.assertFalse(batch[9])  # the duplicate
+        self.assertEqual(self.describe(batch), self.describe(one_by_one))
+        by_subject = {e.subject: e for e in batch if e}
+        self.assertEqual(by_subject["Vacancy"].partner_ids, self.contact | self.company)
+        self.assertEqual(by_subject["Hello"].state, "unmatched")
+        self.assertTrue(by_subject["Vertrouwelijk: salaris"].confidential)
+        self.assertTrue(by_subject["Question"].confidential)
+        # replies within the batch: the record and the privacy of their parent
+        self.assertEqual(by_subject["Re: Application"].partner_ids, self.candidate)
+        self.assertFalse(by_subject["Re: Application"].confidential)
+        self.assertTrue(by_subject["Re: Strictly"].confidential)
+        self.assertEqual(by_subject["Re: Strictly"].partner_ids, self.candidate)
+        self.assertEqual(
+            by_subject["CV attached"].copy_ids.attachment_ids.mapped("name"), ["cv.pdf"]
+        )
+        raw = [e for e in batch if e and e.state == "raw"]
+        self.assertEqual(len(raw), 2)  # the unparseable and the oversize one
+        self.assertTrue(all(e.error for e in raw))
+        # an inbox notification per incoming mail, for the owner only
+        notified = self.env["mail.notification"].search(
+            [("mail_message_id", "in", self.Entry.concat(*batch).copy_ids.ids)]
+        )
+        self.assertEqual(notified.res_partner_id, batch_box.user_id.partner_id)
+        self.assertEqual(len(notified), 9)
+
+    def test_second_batch_of_the_same_mail_archives_nothing(self):
+        box = self.recruiter("batch_twice")
+        items = self.mails(box)[:9]
+        first = self.Entry._archive_batch(box, items)
+        self.assertTrue(all(first))
+        self.assertEqual(
+            self.Entry._archive_batch(box, items), [self.Entry.browse()] * 9
+        )
+
+    def test_body_sanitized_once_for_all_copies(self):
+        box = self.recruiter("batch_sanitize")
+        html = (
+            "<p>Dear recruiter<script>alert(1)</script></p>"
+            '<img src="x" onerror="alert(2)">'
+        )
+        raw = make_mail("contact@employer.example", box.user_id.email, "Html")
+        raw = raw.replace(b"Content-Type: text/plain", b"Content-Type: text/html")
+        raw = raw.replace(b"Hello there", html.encode())
+        calls = []
+        original = mail_tools.html_sanitize
+
+        def counting(value, *args, **kwargs):
+            calls.append(value)
+            return original(value, *args, **kwargs)
+
+        with patch("odoo.fields.html_sanitize", counting):
+            (entry,) = self.Entry._archive_batch(box, [(raw, {})])
+        copies = entry.copy_ids
+        self.assertEqual(len(copies), 3)  # the entry, the contact, the employer
+        self.assertEqual(len({c.body for c in copies}), 1)
+        self.assertNotIn("script", copies[0].body)
+        self.assertNotIn("onerror", copies[0].body)
+        self.assertIn("Dear recruiter", copies[0].body)
+        bodies = [v for v in calls if "Dear recruiter" in (v or "")]
+        self.assertEqual(len(bodies), 1)  # Odoo alone: twice per copy
+        copies.invalidate_recordset(["body"])  # as stored
+        self.assertEqual(len({c.body for c in copies}), 1)
+        self.assertNotIn("script", copies[1].body)
+        # outside an archiving batch the field is plain fields.Html again
+        self.assertIsNone(mail_message._SANITIZE_MEMO.get())
+        calls.clear()
+        with patch("odoo.fields.html_sanitize", counting):
+            copies.write({"body": html})
+            copies.flush_recordset(["body"])
+        self.assertGreaterEqual(len(calls), 2)
+
+    def test_failing_batch_is_archived_one_by_one(self):
+        box = self.recruiter("batch_fallback")
+        Message = self.registry["carerix.mailbox.message"]
+        original = Message._archive_targets
+
+        def crashing(model, mailbox, info, direction):
+            if info.subject == "Hello":
+                raise RuntimeError("simulated")
+            return original(model, mailbox, info, direction)
+
+        class Fetched:
+            def __init__(self, raw):
+                self.raw, self.oversize, self.size = raw, False, len(raw)
+
+        messages = [Fetched(raw) for raw, _meta in self.mails(box)[:4]]
+        stats = {"fetched": 0, "archived": 0, "unmatched": 0}
+        with (
+            patch.object(Message, "_archive_targets", crashing),
+            self.assertLogs(LOGGER, "ERROR") as logs,
+        ):
+            box._archive_fetched_batch(messages, "incoming", "INBOX", stats)
+        # the batch failed once, then only its culprit failed again
+        self.assertEqual(
+            sum("archiving a message failed" in line for line in logs.output), 1
+        )
+        self.assertEqual(stats, {"fetched": 4, "archived": 4, "unmatched": 1})
+        entries = self.Entry.search([("owner_id", "=", box.user_id.id)])
+        self.assertEqual(
+            sorted(entries.mapped("state")), ["matched", "matched", "raw", "unmatched"]
+        )
+        self.assertIn(
+            "RuntimeError", entries.filtered(lambda e: e.state == "raw").error
+        )
