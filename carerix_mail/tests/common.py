@@ -29,6 +29,14 @@ _SCRIPTS = Path(__file__).resolve().parents[2] / "scripts" / "devservices.py"
 _counter = itertools.count(1)
 
 
+def devservices():
+    """The project's ``scripts/devservices.py`` module."""
+    spec = importlib.util.spec_from_file_location("carerix_devservices", _SCRIPTS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def load_dovecot():
     """The running Dovecot of the test command; fails loudly when absent."""
     state_file = os.environ.get("CARERIX_DEVSERVICES_STATE")
@@ -37,10 +45,7 @@ def load_dovecot():
             "CARERIX_DEVSERVICES_STATE is not set: run the Odoo tests through "
             "scripts/test.sh, which starts PostgreSQL and Dovecot"
         )
-    spec = importlib.util.spec_from_file_location("carerix_devservices", _SCRIPTS)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    _pg, dovecot = module.load_state(state_file)
+    _pg, dovecot = devservices().load_state(state_file)
     return dovecot
 
 

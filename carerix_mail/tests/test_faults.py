@@ -31,7 +31,7 @@ from odoo.addons.carerix_mail.models.carerix_mailbox_message import (
     CarerixMailboxMessage,
 )
 
-from .common import SyncCase, make_mail, unique
+from .common import SyncCase, devservices, make_mail, unique
 
 WORKER = Path(__file__).with_name("fault_worker.py")
 
@@ -381,6 +381,46 @@ class TestServerFaults(FaultCase):
             sorted(e["subject"] for e in self.entries(user_id)), subjects[:3]
         )
         health = self.sync(user_id)
+        self.assertEqual(health["state"], "ok", health["last_error"])
+        self.assert_archived_once(user_id, subjects, partner_id)
+
+    def test_dovecot_restarted_mid_sync_then_next_run_complete(self):
+        # A Dovecot of its own, so that the restart cuts no other test.
+        server = devservices().Dovecot(tempfile.mkdtemp(prefix="carerix-restart."))
+        self.addCleanup(server.stop, timeout=1.0)
+        self.dovecot = server.start()
+        user_id, login, email = self.make_recruiter()
+        sender = f"{unique('client')}@customer.example"
+        partner_id = self.make_partner(name="Client", email=sender)
+        subjects = [f"restart m{k}" for k in range(8)]
+        self.deliver_many(login, sender, email, subjects)
+        sync_folder = ImapMailbox.sync_folder
+        archive_batch = CarerixMailboxMessage._archive_batch
+        calls = []
+
+        def small_batches(client, folder, cursor=None, **kwargs):
+            kwargs["batch_size"] = 3
+            return sync_folder(client, folder, cursor, **kwargs)
+
+        def restart_on_first(records, *args, **kwargs):
+            calls.append(1)
+            if len(calls) == 1:
+                old_pid = server.pid
+                server.restart()
+                self.assertNotEqual(server.pid, old_pid)
+            return archive_batch(records, *args, **kwargs)
+
+        with (
+            patch.object(ImapMailbox, "sync_folder", small_batches),
+            patch.object(CarerixMailboxMessage, "_archive_batch", restart_on_first),
+        ):
+            health = self.sync(user_id)
+        self.assertEqual(health["state"], "failing")
+        self.assertIn("closed the connection unexpectedly", health["last_error"])
+        self.assertEqual(
+            sorted(e["subject"] for e in self.entries(user_id)), subjects[:3]
+        )
+        health = self.sync(user_id)  # the server is back, with all the mail
         self.assertEqual(health["state"], "ok", health["last_error"])
         self.assert_archived_once(user_id, subjects, partner_id)
 
