@@ -1,6 +1,8 @@
 """Mail archived by carerix_mail also lands on the candidate and on his open
 applications."""
 
+from unittest.mock import patch
+
 from odoo.tests import TransactionCase, tagged
 
 from odoo.addons.carerix_mail.tests.common import make_mail
@@ -113,4 +115,41 @@ class TestArchiveOnApplications(TransactionCase):
                     ("message_ids.subject", "ilike", "salary"),
                 ]
             )
+        )
+
+    def test_batch_reads_candidates_once_and_matches_like_one_by_one(self):
+        other = make_applicant(self.env, "Kees", "kees@mail.example", job=self.job)
+        mails = [
+            ("Piet <piet@mail.example>", "Batch CV"),
+            ("kees@mail.example", "Batch question"),
+            ("stranger@else.example", "Batch hello"),
+        ]
+        items = [(make_mail(s, self.owner.email, subject), {}) for s, subject in mails]
+        searches = []
+        Candidate = self.registry["hr.candidate"]
+        original = Candidate.search_fetch
+
+        def counting(model, domain, *args, **kwargs):
+            searches.append(domain)
+            return original(model, domain, *args, **kwargs)
+
+        with patch.object(Candidate, "search_fetch", counting):
+            entries = self.Entry._archive_batch(self.box, items)
+        self.assertEqual(len(searches), 1)  # one search for the whole batch
+        piet, kees, stranger = entries
+        self.assertEqual(len(self.copies(piet, self.applicant | self.second)), 2)
+        self.assertEqual(len(self.copies(piet, self.candidate)), 1)
+        self.assertFalse(
+            self.copies(piet, other) or self.copies(piet, other.candidate_id)
+        )
+        self.assertEqual(len(self.copies(kees, other)), 1)
+        self.assertEqual(len(self.copies(kees, other.candidate_id)), 1)
+        self.assertFalse(self.copies(kees, self.applicant | self.second))
+        self.assertFalse(self.copies(kees, self.candidate))
+        self.assertEqual(stranger.state, "unmatched")
+        # one by one, the same records
+        single = self.archive("kees@mail.example", self.owner.email, "Single")
+        self.assertEqual(
+            sorted(single.copy_ids.mapped("model")),
+            sorted(kees.copy_ids.mapped("model")),
         )
