@@ -132,6 +132,20 @@ def test_engine_errors_tls_context_always_verifies(tmp_path):
         create_ssl_context(str(garbage))
 
 
+def test_engine_errors_tls_context_shared_until_the_ca_file_changes(tmp_path, dovecot):
+    assert create_ssl_context() is create_ssl_context()
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_bytes(Path(dovecot.ca_file).read_bytes())
+    first = create_ssl_context(str(ca_file))
+    assert create_ssl_context(str(ca_file)) is first
+    assert len(first.get_ca_certs()) == 1
+    ca_file.write_bytes(ca_file.read_bytes() * 2)  # changed: read again
+    assert create_ssl_context(str(ca_file)) is not first
+    ca_file.write_text("not a certificate")  # a broken file is never cached
+    with pytest.raises(CertificateAuthorityFileInvalid):
+        create_ssl_context(str(ca_file))
+
+
 # -- the hierarchy and its messages --------------------------------------------------
 
 
