@@ -424,10 +424,18 @@ namespace inbox {{
 {special_use}
 }}
 
+# Login processes in Dovecot's high-performance mode, as on a busy production
+# server: a few long-lived processes each serve many connections, instead of
+# the master forking a new one (and loading TLS) for every connection, which
+# serializes concurrent logins (two sync workers: 33 ms a login instead of 17).
 service imap-login {{
+  service_count = 0
+  process_min_avail = 2
 {imap_listeners}
 }}
 service pop3-login {{
+  service_count = 0
+  process_min_avail = 2
 {pop3_listeners}
 }}
 # Tests fail logins on purpose: no auth penalty (a growing delay before every
