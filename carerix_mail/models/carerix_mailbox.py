@@ -509,9 +509,13 @@ class CarerixMailbox(models.Model):
         for message in client.new_messages(
             set(known), max_message_size=MAX_MESSAGE_SIZE
         ):
+            size = len(message.raw or b"")
+            if batch and batch_bytes + size > SYNC_BATCH_BYTES:  # a large one alone
+                self._archive_pop3_batch(batch, known, stats)
+                batch, batch_bytes = [], 0
             batch.append(message)
-            batch_bytes += len(message.raw or b"")
-            if len(batch) >= SYNC_BATCH_SIZE or batch_bytes >= SYNC_BATCH_BYTES:
+            batch_bytes += size
+            if len(batch) >= SYNC_BATCH_SIZE:
                 self._archive_pop3_batch(batch, known, stats)
                 batch, batch_bytes = [], 0
         if batch:
