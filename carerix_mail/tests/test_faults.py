@@ -348,11 +348,15 @@ class Tarpit:
 
 @tagged("post_install", "-at_install")
 class TestServerFaults(FaultCase):
-    def test_connection_killed_mid_sync_then_next_run_complete(self):
+    def _interrupt_first_batch(self, prefix, interrupt):
+        """Sync 8 mails in batches of 3 and call ``interrupt(login)`` while
+        the first batch is archived, before the second is fetched: the first
+        batch is committed, the sync fails, and the next run completes with
+        every mail archived once."""
         user_id, login, email = self.make_recruiter()
         sender = f"{unique('client')}@customer.example"
         partner_id = self.make_partner(name="Client", email=sender)
-        subjects = [f"kick m{k}" for k in range(8)]
+        subjects = [f"{prefix} m{k}" for k in range(8)]
         self.deliver_many(login, sender, email, subjects)
         sync_folder = ImapMailbox.sync_folder
         archive_batch = CarerixMailboxMessage._archive_batch
@@ -362,21 +366,19 @@ class TestServerFaults(FaultCase):
             kwargs["batch_size"] = 3
             return sync_folder(client, folder, cursor, **kwargs)
 
-        def kick_on_first(records, *args, **kwargs):
-            # while the first batch is archived, before the second is fetched
+        def interrupt_on_first(records, *args, **kwargs):
             calls.append(1)
             if len(calls) == 1:
-                self.dovecot.doveadm("kick", login)
+                interrupt(login)
             return archive_batch(records, *args, **kwargs)
 
         with (
             patch.object(ImapMailbox, "sync_folder", small_batches),
-            patch.object(CarerixMailboxMessage, "_archive_batch", kick_on_first),
+            patch.object(CarerixMailboxMessage, "_archive_batch", interrupt_on_first),
         ):
             health = self.sync(user_id)
         self.assertEqual(health["state"], "failing")
         self.assertIn("closed the connection unexpectedly", health["last_error"])
-        # The batch fetched before the kick is archived and committed.
         self.assertEqual(
             sorted(e["subject"] for e in self.entries(user_id)), subjects[:3]
         )
@@ -384,45 +386,26 @@ class TestServerFaults(FaultCase):
         self.assertEqual(health["state"], "ok", health["last_error"])
         self.assert_archived_once(user_id, subjects, partner_id)
 
+    def test_connection_killed_mid_sync_then_next_run_complete(self):
+        self._interrupt_first_batch(
+            "kick", lambda login: self.dovecot.doveadm("kick", login)
+        )
+
     def test_dovecot_restarted_mid_sync_then_next_run_complete(self):
         # A Dovecot of its own, so that the restart cuts no other test.
         server = devservices().Dovecot(tempfile.mkdtemp(prefix="carerix-restart."))
         self.addCleanup(server.stop, timeout=1.0)
         self.dovecot = server.start()
-        user_id, login, email = self.make_recruiter()
-        sender = f"{unique('client')}@customer.example"
-        partner_id = self.make_partner(name="Client", email=sender)
-        subjects = [f"restart m{k}" for k in range(8)]
-        self.deliver_many(login, sender, email, subjects)
-        sync_folder = ImapMailbox.sync_folder
-        archive_batch = CarerixMailboxMessage._archive_batch
-        calls = []
+        pids = []
 
-        def small_batches(client, folder, cursor=None, **kwargs):
-            kwargs["batch_size"] = 3
-            return sync_folder(client, folder, cursor, **kwargs)
+        def restart(_login):
+            pids.append(server.pid)
+            server.restart()
+            pids.append(server.pid)
 
-        def restart_on_first(records, *args, **kwargs):
-            calls.append(1)
-            if len(calls) == 1:
-                old_pid = server.pid
-                server.restart()
-                self.assertNotEqual(server.pid, old_pid)
-            return archive_batch(records, *args, **kwargs)
-
-        with (
-            patch.object(ImapMailbox, "sync_folder", small_batches),
-            patch.object(CarerixMailboxMessage, "_archive_batch", restart_on_first),
-        ):
-            health = self.sync(user_id)
-        self.assertEqual(health["state"], "failing")
-        self.assertIn("closed the connection unexpectedly", health["last_error"])
-        self.assertEqual(
-            sorted(e["subject"] for e in self.entries(user_id)), subjects[:3]
-        )
-        health = self.sync(user_id)  # the server is back, with all the mail
-        self.assertEqual(health["state"], "ok", health["last_error"])
-        self.assert_archived_once(user_id, subjects, partner_id)
+        self._interrupt_first_batch("restart", restart)
+        self.assertEqual(len(pids), 2)
+        self.assertNotEqual(pids[0], pids[1])
 
     def test_uidvalidity_reset_on_500_messages_no_duplicates(self):
         user_id, login, email = self.make_recruiter()
