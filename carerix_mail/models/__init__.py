@@ -14,3 +14,4 @@ from . import carerix_mailbox_message_sent
 from . import mail_thread_privacy
 from . import ir_attachment
 from . import mail_scheduled_message
+from . import ir_default

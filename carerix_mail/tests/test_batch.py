@@ -1,7 +1,8 @@
 """Archiving in bulk (``_archive_batch``, what a sync uses) gives what
 archiving the same mails one by one gives: the same entries, partners, copies,
 privacy and attachments, also when a mail replies to one earlier in the same
-batch, and each body is sanitized once for all its copies."""
+batch, each body is sanitized once for all its copies and the user defaults
+of a model are read once per batch."""
 
 from email.utils import make_msgid
 from unittest.mock import patch
@@ -9,7 +10,8 @@ from unittest.mock import patch
 from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import mail as mail_tools
 
-from odoo.addons.carerix_mail.models import mail_message
+from odoo.addons.base.models import ir_default as ir_default_base
+from odoo.addons.carerix_mail.models import ir_default, mail_message
 
 from .common import make_mail
 from .test_hardening import nested
@@ -188,6 +190,37 @@ class TestBatch(TransactionCase):
             copies.write({"body": html})
             copies.flush_recordset(["body"])
         self.assertGreaterEqual(len(calls), 2)
+
+    def test_user_defaults_apply_and_are_read_once_per_batch(self):
+        box = self.recruiter("batch_defaults")
+        self.env["ir.default"].set("mail.message", "is_internal", True)
+        me = box.user_id.email
+        items = [
+            (make_mail("cand@mail.example", me, f"Defaults {n}"), {}) for n in range(3)
+        ]
+        reads = []
+        original = ir_default_base.IrDefault._get_model_defaults
+
+        def counting(model, model_name, condition=False):
+            reads.append(model_name)
+            return original(model, model_name, condition)
+
+        with patch.object(ir_default_base.IrDefault, "_get_model_defaults", counting):
+            entries = self.Entry._archive_batch(box, items)
+            self.assertEqual(len(entries), 3)
+            copies = self.env["mail.message"].browse(
+                [c.id for entry in entries for c in entry.copy_ids]
+            )
+            self.assertEqual(len(copies), 6)  # the entry's and the candidate's
+            self.assertEqual(set(copies.mapped("is_internal")), {True})
+            # once per model for the whole batch (Odoo: once per record)
+            self.assertEqual(reads.count("mail.message"), 1)
+            self.assertEqual(reads.count("carerix.mailbox.message"), 1)
+            self.assertIsNone(ir_default._DEFAULTS_MEMO.get())
+            reads.clear()
+            self.env["mail.message"].default_get(["is_internal"])
+            self.env["mail.message"].default_get(["is_internal"])
+        self.assertEqual(reads, ["mail.message", "mail.message"])
 
     def test_failing_batch_is_archived_one_by_one(self):
         box = self.recruiter("batch_fallback")
