@@ -849,7 +849,10 @@ class Postgres(_Service):
 
     The role ``odoo`` (SUPERUSER LOGIN) gets a random ``password``; TCP
     connections need it (scram-sha-256). Local socket connections (in
-    ``socket_dir``) are trusted.
+    ``socket_dir``) are trusted. Unless ``durable``, the cluster trades
+    durability for speed (no fsync, asynchronous commits), which is what
+    tests and the demo want; benchmarks compare with PostgreSQL's own
+    defaults, as a production server has them.
     """
 
     kind = "postgres"
@@ -857,8 +860,9 @@ class Postgres(_Service):
     user = "odoo"
     os_user = "postgres"
 
-    def __init__(self, base_dir):
+    def __init__(self, base_dir, durable=False):
         self.base_dir = Path(base_dir).absolute()
+        self.durable = durable
         self.root: Path | None = None
         self.relocated = False
         self.port: int | None = None
@@ -940,9 +944,12 @@ class Postgres(_Service):
                 "listen_addresses = '127.0.0.1'\n"
                 f"port = {self.port}\n"
                 f"unix_socket_directories = '{self.socket_dir}'\n"
-                "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
                 "max_connections = 200\n"
             )
+            if not self.durable:
+                conf.write(
+                    "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+                )
         self._track()
         _run(
             _as_user(

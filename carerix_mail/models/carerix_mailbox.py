@@ -431,12 +431,16 @@ class CarerixMailbox(models.Model):
         self.ensure_one()
         cr = self.env.cr
         stats = {"fetched": 0, "archived": 0, "unmatched": 0}
+        # Until a sync has completed, what is fetched was in the mailbox before
+        # it was connected: history, archived without an Inbox notification
+        # per mail (an interrupted first sync goes on the same way).
+        box = self.with_context(carerix_mail_history=not self.last_sync_ok)
         try:
             with self._open() as client:
                 if self.protocol == "imap":
-                    self._sync_imap(client, stats)
+                    box._sync_imap(client, stats)
                 else:
-                    self._sync_pop3(client, stats)
+                    box._sync_pop3(client, stats)
             cr.commit()  # pylint: disable=invalid-commit; the last batch, before the health says "ok"
         except Exception as error:  # recorded on the card, the others go on
             if isinstance(error, MailError):

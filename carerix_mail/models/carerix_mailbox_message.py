@@ -457,8 +457,11 @@ class CarerixMailboxMessage(models.Model):
         The copies are created directly (not through ``message_post``): nobody is
         emailed about fetched mail, followers are not notified, the sender is
         not subscribed, and Odoo's gateway guards (loop detector, bounces) do
-        not apply. The owner gets an inbox notification for incoming mail.
-        Returns the copies, one recordset per entry.
+        not apply. The owner gets an Inbox notification for new incoming mail;
+        not for history, what the mailbox held before its first completed
+        sync (context key ``carerix_mail_history``): a mailbox connected with
+        years of mail must not flood the Inbox. Returns the copies, one
+        recordset per entry.
         """
         owner = mailbox.user_id
         lookup = self._carerix_lookup(mailbox, archived[0][0].info, direction)
@@ -552,7 +555,8 @@ class CarerixMailboxMessage(models.Model):
             }
             for entry_copies in copies
         ]
-        if direction == "incoming" and notify:
+        history = self.env.context.get("carerix_mail_history")
+        if direction == "incoming" and notify and not history:
             self.env["mail.notification"].sudo().create(notify)
         return copies
 

@@ -61,7 +61,7 @@ class TestImapSync(SyncCase):
         cv_authors = {a for m, _r, a in entries["CV"]["copies"]}
         self.assertEqual(cv_authors, {candidate})
 
-    def test_owner_notified_in_inbox_nobody_emailed(self):
+    def test_owner_notified_of_new_mail_in_inbox_nobody_emailed(self):
         user_id, login, email = self.make_recruiter()
         cand_email = f"{unique('cand')}@mail.example"
         candidate = self.make_partner(name="Candidate", email=cand_email)
@@ -72,6 +72,18 @@ class TestImapSync(SyncCase):
                 partner_ids=follower.partner_id.ids
             )
             follower_partner = follower.partner_id.id
+        # What the mailbox held before its first sync is history: archived,
+        # not put in the Inbox one notification per mail.
+        self.dovecot.deliver(login, "INBOX", make_mail(cand_email, email, "Old mail"))
+        self.sync(user_id)
+        with self.real_env() as env:
+            old = env["mail.message"].search(
+                [("subject", "=", "Old mail"), ("carerix_owner_id", "=", user_id)]
+            )
+            self.assertEqual(len(old), 2)
+            self.assertFalse(
+                env["mail.notification"].search([("mail_message_id", "in", old.ids)])
+            )
         self.dovecot.deliver(
             login, "INBOX", make_mail(cand_email, email, "Application")
         )
@@ -311,6 +323,29 @@ class TestPop3Sync(SyncCase):
         self.sync(user_id)
         self.assertEqual(self.dovecot.pop3_count(login), 0)
         self.assertEqual(len(self.entries(user_id)), 2)
+
+    def test_pop_history_is_not_notified_new_mail_is(self):
+        user_id, login, email = self.make_recruiter(protocol="pop3", keep_copy=False)
+
+        def notified(subject):
+            with self.real_env() as env:
+                copies = env["mail.message"].search(
+                    [("subject", "=", subject), ("carerix_owner_id", "=", user_id)]
+                )
+                self.assertTrue(copies)
+                return bool(
+                    env["mail.notification"].search(
+                        [("mail_message_id", "in", copies.ids)]
+                    )
+                )
+
+        self.dovecot.deliver(login, "INBOX", make_mail("a@b.example", email, "before"))
+        self.sync(user_id)
+        self.assertFalse(notified("before"))
+        # the server is empty now; what arrives next is new mail
+        self.dovecot.deliver(login, "INBOX", make_mail("a@b.example", email, "after"))
+        self.sync(user_id)
+        self.assertTrue(notified("after"))
 
     def test_pop_without_keep_copy_deletes_after_commit(self):
         user_id, login, email = self.make_recruiter(protocol="pop3", keep_copy=False)
