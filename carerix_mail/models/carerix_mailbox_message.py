@@ -583,7 +583,9 @@ class CarerixMailboxMessage(models.Model):
         The relation rows of the whole batch are inserted in one statement:
         an ORM write per mail (with mail.message's write checks) cost ~5% of a
         first sync, and these messages and attachments were just created by
-        this transaction.
+        this transaction. The attachments already point at one of the copies
+        (:meth:`_carerix_attachment_vals`), which is all that writing them on
+        a private message would add (``_carerix_protect_attachments``).
         """
         Message = self.env["mail.message"].sudo()
         field = Message._fields["attachment_ids"]
