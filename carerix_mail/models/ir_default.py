@@ -3,6 +3,8 @@ from contextlib import contextmanager
 
 from odoo import api, models
 
+from .memo import memo_scope
+
 # A dict while :func:`defaults_once` is active in this thread, else None.
 _DEFAULTS_MEMO = contextvars.ContextVar("carerix_defaults_memo", default=None)
 
@@ -18,11 +20,8 @@ def defaults_once():
     under the ormcache's own key, for bulk creates that do not change
     ``ir.default`` meanwhile.
     """
-    token = _DEFAULTS_MEMO.set({})
-    try:
+    with memo_scope(_DEFAULTS_MEMO):
         yield
-    finally:
-        _DEFAULTS_MEMO.reset(token)
 
 
 class IrDefault(models.Model):

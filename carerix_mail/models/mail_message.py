@@ -6,6 +6,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError
 from odoo.tools import SQL
 
+from .memo import memo_scope
+
 # One Message-ID token of a References / In-Reply-To header, with its brackets.
 MESSAGE_ID_RE = re.compile(r"<[^<>\s]+>")
 # Safety net for the conversation walk: a conversation longer than this many
@@ -33,11 +35,8 @@ def sanitize_once():
     distinct value once. For bulk creates of many records sharing a body: the
     archive copies of one mail carry the same body, and Odoo sanitizes an
     HTML value twice per record (for the column and for the cache)."""
-    token = _SANITIZE_MEMO.set({})
-    try:
+    with memo_scope(_SANITIZE_MEMO):
         yield
-    finally:
-        _SANITIZE_MEMO.reset(token)
 
 
 class SanitizeOnceHtml(fields.Html):
