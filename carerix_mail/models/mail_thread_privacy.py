@@ -1,4 +1,5 @@
 from odoo import api, fields, models
+from odoo.tools import SQL
 
 from .mail_message import message_id_tokens
 
@@ -16,6 +17,8 @@ class MailThread(models.AbstractModel):  # pylint: disable=consider-merging-clas
       message for them.
     * A mail that arrives through the gateway (an alias, the catchall) as a
       reply to a private message is private to the owner of that message.
+    * ``has_message`` (read and searched) leaves out other users' private
+      messages.
     """
 
     _inherit = "mail.thread"
@@ -33,6 +36,44 @@ class MailThread(models.AbstractModel):  # pylint: disable=consider-merging-clas
     message_ids = fields.One2many(
         domain=lambda self: self._carerix_message_ids_domain()
     )
+
+    def _carerix_visible_message_res_ids(self, ids=None):
+        """SQL of the ids of this model's records that have a message the
+        current user may see (all of this model when ``ids`` is None)."""
+        condition = SQL("model = %s", self._name)
+        if ids is not None:
+            condition = SQL("%s AND res_id = ANY(%s)", condition, list(ids))
+        if not self.env.su:
+            condition = SQL(
+                "%s AND (carerix_confidential IS NOT TRUE OR carerix_owner_id = %s)",
+                condition,
+                self.env.uid,
+            )
+        return SQL("(SELECT DISTINCT res_id FROM mail_message WHERE %s)", condition)
+
+    def _compute_has_message(self):
+        """Odoo's own query, without other users' private messages: a record
+        whose only mail is private must not tell others that it has one."""
+        self.env["mail.message"].flush_model(
+            ["model", "res_id", "carerix_confidential", "carerix_owner_id"]
+        )
+        ids = [record_id for record_id in self.ids if isinstance(record_id, int)]
+        self.env.cr.execute(self._carerix_visible_message_res_ids(ids))
+        with_messages = {row[0] for row in self.env.cr.fetchall()}
+        for record in self:
+            record.has_message = record.id in with_messages
+
+    def _search_has_message(self, operator, value):
+        positive = (operator == "=" and value is True) or (
+            operator == "!=" and value is False
+        )
+        return [
+            (
+                "id",
+                "in" if positive else "not in",
+                self._carerix_visible_message_res_ids(),
+            )
+        ]
 
     def _message_compute_parent_id(self, parent_id):
         """Never hang a message under another user's private mail.

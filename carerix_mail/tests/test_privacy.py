@@ -100,6 +100,13 @@ class TestPrivacyMatrix(PrivacyCase):
             "PUBLICBODY",
             attachments=[("publicfile.pdf", b"PUBLICBYTES", "application/pdf")],
         )
+        cls.quiet = (
+            cls.env["res.partner"]
+            .with_context(mail_create_nolog=True)
+            .create({"name": "Quiet", "email": "quiet@mail.example"})
+        )
+        quiet_entry = cls.archive("Confidential: quiet", sender="quiet@mail.example")
+        assert quiet_entry.confidential and cls.quiet in quiet_entry.partner_ids
         cls.private = cls.private_entry.copy_ids
         cls.public = cls.public_entry.copy_ids
         cls.private_attachments = cls.private.attachment_ids
@@ -207,6 +214,14 @@ class TestPrivacyMatrix(PrivacyCase):
         # the candidate has one public and one private archived mail
         return "SECRETSUBJECT counted" if partner.carerix_mail_count > 1 else ""
 
+    def path_has_message(self, env):
+        # a contact whose only mail is private (created without a log note)
+        quiet = env["res.partner"].browse(self.quiet.id)
+        found = env["res.partner"].search(
+            [("id", "=", self.quiet.id), ("has_message", "=", True)]
+        )
+        return "SECRETSUBJECT exists" if quiet.has_message or found else ""
+
     def path_notifications(self, env):
         notifications = env["mail.notification"].search(
             [("mail_message_id", "in", self.private.ids)]
@@ -250,6 +265,7 @@ class TestPrivacyMatrix(PrivacyCase):
         "attachment_stream",
         "partner_by_body",
         "counters",
+        "has_message",
         "notifications",
         "outgoing_queue",
         "my_mail",
@@ -292,7 +308,7 @@ class TestPrivacyMatrix(PrivacyCase):
                     output = self.run_path(path, user)
                     for secret in SECRETS:
                         self.assertNotIn(secret, output)
-        self.assertEqual(len(actors) * len(self.PATHS), 110)
+        self.assertEqual(len(actors) * len(self.PATHS), 115)
 
     def test_matrix_owner_sees_everything(self):
         # not a privacy matter: export of messages is for administrators only
