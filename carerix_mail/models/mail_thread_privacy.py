@@ -58,8 +58,10 @@ class MailThread(models.AbstractModel):  # pylint: disable=consider-merging-clas
             ["model", "res_id", "carerix_confidential", "carerix_owner_id"]
         )
         ids = [record_id for record_id in self.ids if isinstance(record_id, int)]
-        self.env.cr.execute(self._carerix_visible_message_res_ids(ids))
-        with_messages = {row[0] for row in self.env.cr.fetchall()}
+        with_messages = set()
+        if ids:  # new records (a form being filled in) have none
+            self.env.cr.execute(self._carerix_visible_message_res_ids(ids))
+            with_messages = {row[0] for row in self.env.cr.fetchall()}
         for record in self:
             record.has_message = record.id in with_messages
 

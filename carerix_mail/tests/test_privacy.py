@@ -325,6 +325,10 @@ class TestPrivacyMatrix(PrivacyCase):
                 )
         partner = self.candidate.with_user(self.owner)
         self.assertEqual(partner.carerix_mail_count, 2)
+        # has_message of a record being created (a form not saved yet)
+        self.assertFalse(
+            self.env["res.partner"].with_user(self.owner).new().has_message
+        )
 
     def test_public_mail_stays_visible(self):
         for user in (self.recruiter, self.follower, self.admin):
