@@ -237,6 +237,26 @@ def test_postgres(tmp_path):
     clone.stop()  # a stale state stops nothing and does not fail
 
 
+def test_postgres_durable_for_benchmarks(tmp_path):
+    pg = devservices.Postgres(tmp_path / "pg", durable=True).start()
+    try:
+        out = subprocess.run(
+            [
+                str(Path(devservices.PG_BIN, "psql")),
+                "-h", pg.host, "-p", str(pg.port), "-U", pg.user,
+                "-d", "postgres", "-Atc",
+                "select current_setting('fsync'),"
+                " current_setting('synchronous_commit'),"
+                " current_setting('full_page_writes')",
+            ],
+            env={"PGPASSWORD": pg.password, "PATH": "/usr/bin:/bin"},
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        assert out.strip() == "on|on|on"
+    finally:
+        pg.stop()
+
+
 def _cli(*args):
     return subprocess.run(
         [sys.executable, str(SCRIPT), *args],
