@@ -191,23 +191,29 @@ def test_no_starttls_instance(tmp_path):
     dc.stop()  # idempotent
 
 
+def _psql(pg, sql):
+    """One query through Debian's psql (no driver needed), rows as a|b."""
+    return subprocess.run(
+        [
+            str(Path(devservices.PG_BIN, "psql")),
+            "-h", pg.host, "-p", str(pg.port), "-U", pg.user,
+            "-d", "postgres", "-Atc", sql,
+        ],
+        env={"PGPASSWORD": pg.password, "PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+
+
 def test_postgres(tmp_path):
     pg = devservices.Postgres(tmp_path / "pg").start()
     pid = pg.pid
     try:
         assert pg.user == "odoo" and pg.password
         if psycopg2 is None:  # pragma: no cover
-            out = subprocess.run(
-                [
-                    str(Path(devservices.PG_BIN, "psql")),
-                    "-h", pg.host, "-p", str(pg.port), "-U", pg.user,
-                    "-d", "postgres", "-Atc",
-                    "select rolsuper from pg_roles where rolname = current_user",
-                ],
-                env={"PGPASSWORD": pg.password, "PATH": "/usr/bin:/bin"},
-                capture_output=True, text=True, check=True,
-            ).stdout  # fmt: skip
-            assert out.strip() == "t"
+            out = _psql(
+                pg, "select rolsuper from pg_roles where rolname = current_user"
+            )
+            assert out == "t"
         else:
             conn = psycopg2.connect(
                 host=pg.host,
@@ -240,19 +246,12 @@ def test_postgres(tmp_path):
 def test_postgres_durable_for_benchmarks(tmp_path):
     pg = devservices.Postgres(tmp_path / "pg", durable=True).start()
     try:
-        out = subprocess.run(
-            [
-                str(Path(devservices.PG_BIN, "psql")),
-                "-h", pg.host, "-p", str(pg.port), "-U", pg.user,
-                "-d", "postgres", "-Atc",
-                "select current_setting('fsync'),"
-                " current_setting('synchronous_commit'),"
-                " current_setting('full_page_writes')",
-            ],
-            env={"PGPASSWORD": pg.password, "PATH": "/usr/bin:/bin"},
-            capture_output=True, text=True, check=True,
-        ).stdout  # fmt: skip
-        assert out.strip() == "on|on|on"
+        out = _psql(
+            pg,
+            "select current_setting('fsync'), current_setting('synchronous_commit'),"
+            " current_setting('full_page_writes')",
+        )
+        assert out == "on|on|on"
     finally:
         pg.stop()
 
