@@ -546,18 +546,19 @@ class CarerixMailboxMessage(models.Model):
                 if parsed.attachments
             ]
             self._carerix_link_attachments(links)
-        notify = [
-            {
-                "mail_message_id": entry_copies[0].id,
-                "res_partner_id": owner.partner_id.id,
-                "notification_type": "inbox",
-                "is_read": False,
-            }
-            for entry_copies in copies
-        ]
         history = self.env.context.get("carerix_mail_history")
-        if direction == "incoming" and notify and not history:
-            self.env["mail.notification"].sudo().create(notify)
+        if direction == "incoming" and copies and not history:
+            self.env["mail.notification"].sudo().create(
+                [
+                    {
+                        "mail_message_id": entry_copies[0].id,
+                        "res_partner_id": owner.partner_id.id,
+                        "notification_type": "inbox",
+                        "is_read": False,
+                    }
+                    for entry_copies in copies
+                ]
+            )
         return copies
 
     @api.model
