@@ -10,13 +10,9 @@ from markupsafe import Markup
 from odoo import _, api, fields, models
 from odoo.tools import SQL, plaintext2html
 
-from ..engine.message import normalize_subject, parse_headers, safe_parse
+from ..engine.message import parse_headers, safe_parse
 from .ir_default import defaults_once
-from .mail_message import sanitize_once
-
-# Words that make an incoming mail confidential when its subject contains them
-# (case-insensitive). Extension point: override _carerix_confidential_for.
-CONFIDENTIAL_SUBJECT_WORDS = ("confidential", "vertrouwelijk")
+from .mail_message import sanitize_once, subject_is_confidential
 
 _logger = logging.getLogger(__name__)
 
@@ -362,8 +358,9 @@ class CarerixMailboxMessage(models.Model):
         """Whether a mail is private to the owner of ``mailbox``, by the rules
         of confidential mail (any one suffices):
 
-        * incoming: the subject contains "confidential" or "vertrouwelijk"
-          (case-insensitive, also behind Re: / Fwd: / AW: / Antw: prefixes);
+        * the subject contains "confidential" or "vertrouwelijk"
+          (case-insensitive, also behind Re: / Fwd: / AW: / Antw: prefixes),
+          as for mail sent from Odoo;
         * it replies (In-Reply-To / References) to a private message of any
           owner, whatever mailbox it arrives through: a conversation stays
           private;
@@ -375,10 +372,8 @@ class CarerixMailboxMessage(models.Model):
         ``targets`` (``{model: records}``) is what the mail is archived on.
         """
         lookup = self._carerix_lookup(mailbox, info, direction)
-        if direction == "incoming":
-            subject = normalize_subject(info.subject).lower()
-            if any(word in subject for word in CONFIDENTIAL_SUBJECT_WORDS):
-                return True
+        if subject_is_confidential(info.subject):
+            return True
         if any(
             f"<{ref}>" in lookup.private_refs
             for ref in (*info.in_reply_to, *info.references)
@@ -715,6 +710,16 @@ class CarerixMailboxMessage(models.Model):
     # ------------------------------------------------------------------
     # Actions of My mail
     # ------------------------------------------------------------------
+    def _carerix_answered_message(self, parent_id):
+        """A post on a synced mail (the owner's *My mail*) answers that mail,
+        unless he chose another message of it."""
+        answered = super()._carerix_answered_message(parent_id)
+        if answered or parent_id or self.sudo().owner_id != self.env.user:
+            return answered
+        return self.sudo().copy_ids.filtered(
+            lambda m: m.model == self._name and m.res_id == self.id
+        )[:1]
+
     def action_create_partner_from_sender(self):
         self.ensure_one()
         info_name, email = self._sender()

@@ -46,14 +46,16 @@ class CarerixMailboxMessage(models.Model):
     @api.model
     def _carerix_sent_confidential(self, mailbox, message):
         """Whether the Sent copy of ``message`` is private, when decided
-        already: by the sender when the message was posted (the composer's
-        *Confidential* box or his default, stored on the message, so it holds
-        for queued mail too), else by a ``carerix_confidential`` context key.
-        ``None`` leaves it to the rules of confidential mail."""
+        already: the sender's decision stored on the message when it was
+        posted (the composer's *Confidential* box or the rules of confidential
+        mail, see ``mail.message._carerix_default_confidential``), so queued,
+        scheduled and mass mail keep it; a conversation locked or unlocked
+        since then is written on the message too. ``None`` leaves it to the
+        rules applied to the Sent copy."""
         message = message.sudo()
         if message.carerix_owner_id and message.carerix_owner_id == mailbox.user_id:
             return message.carerix_confidential
-        return self.env.context.get("carerix_confidential")
+        return None
 
     @api.model
     def _archive_targets(self, mailbox, info, direction):

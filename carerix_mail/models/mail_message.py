@@ -6,13 +6,25 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError
 from odoo.tools import SQL
 
+from ..engine.message import normalize_subject
 from .memo import memo_scope
+
+# Words that make a mail confidential when its subject contains them
+# (case-insensitive, also behind Re: / Fwd: / AW: / Antw: prefixes).
+CONFIDENTIAL_SUBJECT_WORDS = ("confidential", "vertrouwelijk")
 
 # One Message-ID token of a References / In-Reply-To header, with its brackets.
 MESSAGE_ID_RE = re.compile(r"<[^<>\s]+>")
 # Safety net for the conversation walk: a conversation longer than this many
 # hops is cut (each hop is one search).
 CONVERSATION_MAX_HOPS = 50
+
+
+def subject_is_confidential(subject):
+    """Whether ``subject`` makes a mail confidential (one of
+    :data:`CONFIDENTIAL_SUBJECT_WORDS`, whatever its case or prefixes)."""
+    text = normalize_subject(subject).lower()
+    return any(word in text for word in CONFIDENTIAL_SUBJECT_WORDS)
 
 
 def message_id_tokens(*values):
@@ -105,17 +117,6 @@ class MailMessage(models.Model):
     # ------------------------------------------------------------------
     # Privacy helpers
     # ------------------------------------------------------------------
-    def _carerix_is_hidden(self):
-        """Whether this message is private to someone else than the current
-        user. Superuser / sudo code sees everything."""
-        self.ensure_one()
-        if self.env.su:
-            return False
-        message = self.sudo()
-        return bool(
-            message.carerix_confidential and message.carerix_owner_id.id != self.env.uid
-        )
-
     @api.model
     def _carerix_private_sql(self, message_alias="m"):
         """SQL condition: ``message_alias`` is a private message of another user."""
@@ -207,12 +208,6 @@ class MailMessage(models.Model):
             not self.sudo().carerix_confidential
         )
 
-    def action_carerix_set_confidential(self, confidential):
-        """Set the conversation of this message private (``True``) or public."""
-        self.ensure_one()
-        self._carerix_check_owner()
-        return self._carerix_set_conversation_confidential(bool(confidential))
-
     def _carerix_check_owner(self):
         owner = self.sudo().carerix_owner_id
         if not owner or owner.id != self.env.uid:
@@ -302,7 +297,7 @@ class MailMessage(models.Model):
         return found
 
     # ------------------------------------------------------------------
-    # Private by inheritance
+    # Private by inheritance, and mail a user sends
     # ------------------------------------------------------------------
     @api.model_create_multi
     def create(self, vals_list):
@@ -332,25 +327,33 @@ class MailMessage(models.Model):
 
     @api.model
     def _carerix_default_confidential(self, vals):
-        """Outgoing mail posted by a user with *Outgoing email confidential by
-        default* is private to that user; a user posting his own mail may also
-        choose (the composer's *Confidential* box gives ``carerix_confidential``
-        explicitly), and the message then belongs to him. Extension point."""
+        """Decide ``carerix_confidential`` of a message being created.
+
+        * A user's own outgoing mail: the decision given in ``vals`` (the
+          composer's *Confidential* box, or :meth:`_carerix_outgoing_reason`
+          applied by ``message_post``), else his *Outgoing email confidential
+          by default*; the message then belongs to him, private or not, so
+          its Sent copy carries the same decision.
+        * A reply routed by the mail gateway to a private message stays
+          private to that message's owner.
+
+        An explicit value is only taken from the author of his own mail: a
+        private message needs an owner. Extension point."""
         if vals.get("carerix_owner_id"):
             return
-        if "carerix_confidential" in vals:
-            if self.env.su:
-                return
-            # An explicit choice is only taken from the author of his own
-            # outgoing mail: a private message needs an owner.
-            confidential = bool(vals.pop("carerix_confidential"))
-            if self._carerix_posting_user(vals):
-                vals.update(
-                    carerix_confidential=confidential,
-                    carerix_owner_id=self.env.uid,
-                    carerix_direction="outgoing",
-                )
-                return
+        explicit = vals.pop("carerix_confidential", None)
+        user = self._carerix_posting_user(vals)
+        if user and explicit is None and user._carerix_sends_confidential_mail():
+            explicit = bool(self._carerix_outgoing_reason(user, vals.get("subject")))
+        if user and explicit is not None:
+            vals.update(
+                carerix_confidential=bool(explicit),
+                carerix_owner_id=user.id,
+                carerix_direction="outgoing",
+            )
+            return
+        if explicit is not None and self.env.su:
+            vals["carerix_confidential"] = explicit
         reply_owner_id = self.env.context.get("carerix_private_reply_owner_id")
         if reply_owner_id and self.env.su:
             # a reply to a private mail routed by the mail gateway
@@ -361,29 +364,75 @@ class MailMessage(models.Model):
                     "carerix_private_reply_references"
                 ),
             )
-            return
-        user = self._carerix_posting_user(vals)
-        if user and user._carerix_mailbox().outgoing_confidential:
-            vals.update(
-                carerix_confidential=True,
-                carerix_owner_id=user.id,
-                carerix_direction="outgoing",
-            )
 
     @api.model
     def _carerix_posting_user(self, vals):
-        """The internal user posting ``vals`` as his own outgoing mail (a
-        comment he authors on a record), or an empty recordset."""
+        """The internal user sending ``vals`` as his own mail from Odoo (a
+        comment he authors on a record, or a mass mail), else an empty
+        recordset."""
         nobody = self.env["res.users"]
-        if vals.get("message_type") != "comment" or not vals.get("model"):
+        if not vals.get("model"):
+            return nobody
+        message_type = vals.get("message_type")
+        subtype_id = vals.get("subtype_id")
+        if message_type == "comment":
+            comment = self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_comment")
+            if subtype_id != comment:
+                return nobody
+        elif message_type != "email_outgoing" or subtype_id:
             return nobody
         user = self.env.user
         if self.env.su and user._is_superuser() or not user._is_internal():
             return nobody
         if vals.get("author_id") and vals["author_id"] != user.partner_id.id:
             return nobody
-        if vals.get("subtype_id") != self.env["ir.model.data"]._xmlid_to_res_id(
-            "mail.mt_comment"
-        ):
-            return nobody
         return user
+
+    @api.model
+    def _carerix_outgoing_reasons(self):
+        """The rules that make mail a user sends private, as a selection
+        ``[(key, why)]``; the composer shows why."""
+        return [
+            ("reply", _("Reply in a confidential conversation")),
+            ("partner", _("This person's mail is confidential by default")),
+            ("subject", _('The subject says "confidential"')),
+            ("default", _("Your outgoing mail is confidential by default")),
+        ]
+
+    @api.model
+    def _carerix_outgoing_reason(self, user, subject=None, answered=None, record=None):
+        """Why mail ``user`` sends from Odoo is private to him, as a key of
+        :meth:`_carerix_outgoing_reasons`, or ``False``:
+
+        * ``reply``: it answers ``answered`` (the message he chose to answer,
+          never Odoo's flat-thread default parent), and that message, or one
+          of the Message-IDs it refers to, is a private message of his;
+        * ``partner``: it answers a mail of a person marked *Incoming email
+          confidential by default*, or is posted on that person (``record``);
+        * ``subject``: the subject contains "confidential" or "vertrouwelijk";
+        * ``default``: his *Outgoing email confidential by default*.
+
+        For users to whom the rules apply
+        (``res.users._carerix_sends_confidential_mail``). Extension point.
+        """
+        if not user._carerix_sends_confidential_mail():
+            return False
+        if answered:
+            answered = answered.sudo()
+            tokens = message_id_tokens(answered.message_id, answered.carerix_references)
+            conversation = answered | self._carerix_private_for(tokens)
+            if any(
+                m.carerix_confidential and m.carerix_owner_id == user
+                for m in conversation
+            ):
+                return "reply"
+        people = answered.author_id if answered else self.env["res.partner"]
+        if record and record._name == "res.partner":
+            people |= record.sudo()
+        if any(people.mapped("carerix_incoming_confidential")):
+            return "partner"
+        if subject_is_confidential(subject):
+            return "subject"
+        if user._carerix_mailbox().outgoing_confidential:
+            return "default"
+        return False

@@ -78,22 +78,19 @@ class MailThread(models.AbstractModel):  # pylint: disable=consider-merging-clas
         ]
 
     def _message_compute_parent_id(self, parent_id):
-        """Never hang a message under another user's private mail.
+        """Never hang a message under a private mail by default.
 
-        With flat threads Odoo attaches every new message to the first message
-        of the record; when that one is private, the new (public) message's
-        ``parent_id`` would show its id and record to everyone. The first
-        message the poster may see is used instead.
+        With flat threads Odoo attaches every new message without an explicit
+        parent to the first message of the record. When that one is private,
+        the new message's ``parent_id`` would show it to everyone, and its
+        mail would refer to the private mail (References), so that answers to
+        it join the private conversation. The first message that is not
+        private is the default parent instead (one search, as Odoo's own).
+        An explicit parent (the message a user chose to answer) is Odoo's.
         """
-        parent_id = super()._message_compute_parent_id(parent_id)
-        if not parent_id or self.env.su:
-            return parent_id
-        parent = self.env["mail.message"].sudo().browse(parent_id)
-        if not parent.carerix_confidential or parent.carerix_owner_id.id == (
-            self.env.uid
-        ):
-            return parent_id
-        first_visible = (
+        if parent_id or not self._mail_flat_thread:
+            return super()._message_compute_parent_id(parent_id)
+        first = (
             self.env["mail.message"]
             .sudo()
             .search(
@@ -101,21 +98,85 @@ class MailThread(models.AbstractModel):  # pylint: disable=consider-merging-clas
                     ("res_id", "=", self.id),
                     ("model", "=", self._name),
                     ("message_type", "!=", "user_notification"),
-                    "|",
                     ("carerix_confidential", "=", False),
-                    ("carerix_owner_id", "=", self.env.uid),
                 ],
                 order="id ASC",
                 limit=1,
             )
         )
-        return first_visible.id or False
+        return first.id or False
+
+    def _get_allowed_message_post_params(self):
+        # The message a user answers from the web client (the Inbox's Reply):
+        # what decides whether his answer is confidential. The controller
+        # keeps it only when _carerix_answered_message accepts it.
+        return super()._get_allowed_message_post_params() | {"parent_id"}
+
+    @api.returns("mail.message", lambda value: value.id)
+    def message_post(self, **kwargs):
+        """Mail a user of confidential mail posts is his (he owns the
+        message) and private to him when a rule of confidential mail applies
+        (:meth:`mail.message._carerix_outgoing_reason`); an explicit
+        ``carerix_confidential`` (the composer's box) is his choice. A reply
+        carries the Message-IDs it answers, so that its conversation is made
+        public or private again as a whole. Other users' posts are Odoo's."""
+        self.ensure_one()
+        user = self.env.user
+        if (
+            "carerix_confidential" in kwargs
+            or not self._carerix_is_own_mail(kwargs)
+            or not user._carerix_sends_confidential_mail()
+        ):
+            return super().message_post(**kwargs)
+        answered = self._carerix_answered_message(kwargs.get("parent_id"))
+        kwargs["carerix_confidential"] = bool(
+            self.env["mail.message"]._carerix_outgoing_reason(
+                user, kwargs.get("subject"), answered, self
+            )
+        )
+        if answered:
+            references = message_id_tokens(
+                answered.message_id, answered.carerix_references
+            )
+            kwargs.setdefault("carerix_references", " ".join(references) or False)
+        return super().message_post(**kwargs)
+
+    def _carerix_is_own_mail(self, post_values):
+        """Whether ``message_post(**post_values)`` sends the current user's
+        own mail (a comment he authors; not a note, not a notification)."""
+        user = self.env.user
+        if post_values.get("message_type") != "comment" or user._is_public():
+            return False
+        author_id = post_values.get("author_id")
+        if author_id and author_id != user.partner_id.id:
+            return False
+        subtype = post_values.get("subtype_xmlid") or "mail.mt_comment"
+        if post_values.get("subtype_id"):
+            comment = self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_comment")
+            return post_values["subtype_id"] == comment
+        return subtype == "mail.mt_comment"
+
+    def _carerix_answered_message(self, parent_id):
+        """The message (sudo) a post on this record answers: ``parent_id``
+        when the posting user may read it and it belongs to this record, else
+        nothing. Extension point (``carerix.mailbox.message``: a post on a
+        synced mail answers that mail)."""
+        if not parent_id:
+            return self.env["mail.message"].sudo()
+        parent = self.env["mail.message"].with_user(self.env.uid).browse(parent_id)
+        parent = parent.exists()._filtered_access("read")
+        parent = parent.sudo().filtered(
+            lambda m: m.model == self._name and m.res_id == self.id
+        )
+        return parent
 
     def _get_message_create_valid_field_names(self):
         # The composer's *Confidential* box, posted by the author himself
-        # (mail.message.create() takes it only from him and sets the owner).
+        # (mail.message.create() takes it only from him and sets the owner),
+        # and the Message-IDs a reply answers.
         return super()._get_message_create_valid_field_names() | {
-            "carerix_confidential"
+            "carerix_confidential",
+            "carerix_references",
         }
 
     def _notify_get_recipients(self, message, msg_vals, **kwargs):

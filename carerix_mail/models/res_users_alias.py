@@ -140,6 +140,16 @@ class ResUsers(models.Model):  # pylint: disable=consider-merging-classes-inheri
         box = self.sudo()._carerix_mailbox()
         return bool(box and (box.from_address or box.host))
 
+    def _carerix_sends_confidential_mail(self):
+        """Whether the rules of confidential mail apply to mail this user sends
+        from Odoo: he uses his mailbox, or asked for his outgoing mail to be
+        confidential by default. Other users keep Odoo's behaviour."""
+        self.ensure_one()
+        if self.share:
+            return False
+        box = self.sudo()._carerix_mailbox()
+        return bool(box and (box.from_address or box.host or box.outgoing_confidential))
+
     def _carerix_email_from(self, raise_if_missing=False):
         """The address this user sends with: his *Outgoing From address*, else
         his personal system address, else (no alias domain) nothing, or a

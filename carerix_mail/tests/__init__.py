@@ -3,6 +3,7 @@ from . import test_sync
 from . import test_settings
 from . import test_privacy
 from . import test_privacy_rules
+from . import test_privacy_outgoing
 from . import test_templates
 from . import test_outgoing
 from . import test_confidential_tour

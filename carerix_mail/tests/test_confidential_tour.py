@@ -19,6 +19,8 @@ _logger = logging.getLogger(__name__)
 PRIVATE = "TOURPRIVATE"
 REPLY = "TOURREPLY"
 PUBLIC = "TOURPUBLIC"
+ASKED = "TOURASKED"
+ANSWER = "TOURANSWER"
 
 
 @tagged("post_install", "-at_install")
@@ -131,5 +133,50 @@ class TestConfidentialTour(HttpCase):
                 "confidential_action",
                 "confidential_owner_chatter",
                 "confidential_other_chatter",
+            },
+        )
+
+    def test_reply_from_the_chatter_is_offered_confidential(self):
+        box = self.owner._carerix_mailbox()
+        box.write({"host": "imap.agency.example", "from_address": self.owner.email})
+        asked = self.env["carerix.mailbox.message"]._archive_raw(
+            box,
+            make_mail(
+                "Carla Candidate <carla@candidate.example>",
+                self.owner.email,
+                f"Vertrouwelijk: {ASKED}",
+                f"{ASKED}BODY: what would the salary be?",
+            ),
+            "incoming",
+        )
+        self.assertTrue(asked.confidential)
+        self._build_assets()
+        url = f"/odoo/res.partner/{self.candidate.id}"
+        futures = {}
+        with screenshot_on_request(futures):
+            self.start_tour(
+                url, "carerix_mail_confidential_reply_owner", login=self.owner_login
+            )
+            self.env.invalidate_all()
+            answer = self.env["mail.message"].search(
+                [("body", "ilike", f"{ANSWER}BODY")]
+            )
+            self.assertEqual(len(answer), 1)
+            self.assertTrue(answer.carerix_confidential)
+            self.assertEqual(answer.carerix_owner_id, self.owner)
+            self.assertEqual(
+                answer.parent_id,
+                asked.copy_ids.filtered(lambda m: m.model == "res.partner"),
+            )
+            self.start_tour(
+                url, "carerix_mail_confidential_reply_other", login=self.other_login
+            )
+        assert_screenshots(
+            self,
+            futures,
+            {
+                "confidential_reply_composer",
+                "confidential_reply_sent",
+                "confidential_reply_other",
             },
         )

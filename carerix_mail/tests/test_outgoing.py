@@ -292,6 +292,54 @@ class TestSentFolder(NoSmtpMixin, SyncCase):
         )
         self.assertEqual(len(self.entries(user_id)), 2)
 
+    def test_reply_in_private_conversation_stays_private_in_sent(self):
+        user_id, login, email = self.make_recruiter(from_address=None)
+        self.dovecot.create_folder(login, "Sent")
+        cand_email = f"{unique('cand')}@mail.example"
+        candidate = self.make_partner(name="Candidate", email=cand_email)
+        private_id = f"<{unique('offer')}@mail.example>"
+        self.dovecot.deliver(
+            login,
+            "INBOX",
+            make_mail(
+                cand_email, email, "Vertrouwelijk: salary", message_id=private_id
+            ),
+        )
+        self.assertEqual(self.sync(user_id)["state"], "ok")
+        with self.real_env(uid=user_id) as env:
+            private = env["mail.message"].search(
+                [("message_id", "=", private_id), ("model", "=", "res.partner")]
+            )
+            self.assertTrue(private.carerix_confidential)
+            reply = (
+                env["res.partner"]
+                .browse(candidate)
+                .sudo()  # as the web client posts
+                .message_post(
+                    body="<p>PRIVATEREPLY</p>",
+                    subject="Re: salary",
+                    partner_ids=[candidate],
+                    parent_id=private.id,
+                    message_type="comment",
+                    subtype_xmlid="mail.mt_comment",
+                )
+            )
+            reply_id = reply.id
+        self.assertEqual(self.dovecot.message_count(login, "Sent"), 1)
+        self.assertEqual(self.sync(user_id)["state"], "ok")
+        entries = self.entries(user_id)
+        self.assertEqual([e["direction"] for e in entries], ["incoming", "outgoing"])
+        with self.real_env() as env:
+            reply = env["mail.message"].browse(reply_id)
+            entry = reply.carerix_mailbox_message_id
+            self.assertTrue(reply.carerix_confidential)
+            self.assertTrue(entry.confidential)
+            self.assertTrue(all(entry.copy_ids.mapped("carerix_confidential")))
+            self.assertIn(private_id, reply.carerix_references)
+            other = new_test_user(env, login=unique("other"), groups=GROUPS)
+            Message = env["mail.message"].with_user(other)
+            self.assertFalse(Message.search([("body", "ilike", "PRIVATEREPLY")]))
+
     def test_append_failure_shows_on_sync_health(self):
         user_id, login, email = self.make_recruiter(password="wrong-password")
         cand_email = f"{unique('cand')}@mail.example"

@@ -79,40 +79,20 @@ class PrivacyCase(TransactionCase):
         )
         return cls.Entry._archive_raw(box, raw)
 
-    def copy_on(self, entry, record):
+    @staticmethod
+    def copy_on(entry, record):
         return entry.copy_ids.filtered(
             lambda m: m.model == record._name and m.res_id == record.id
         )
 
 
-@tagged("post_install", "-at_install")
-class TestPrivacyMatrix(PrivacyCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.private_entry = cls.archive(
-            "Confidential: SECRETSUBJECT offer",
-            "SECRETBODY salary",
-            attachments=[("secretfile.pdf", b"SECRETBYTES", "application/pdf")],
-        )
-        cls.public_entry = cls.archive(
-            "Public PUBLICSUBJECT",
-            "PUBLICBODY",
-            attachments=[("publicfile.pdf", b"PUBLICBYTES", "application/pdf")],
-        )
-        cls.quiet = (
-            cls.env["res.partner"]
-            .with_context(mail_create_nolog=True)
-            .create({"name": "Quiet", "email": "quiet@mail.example"})
-        )
-        quiet_entry = cls.archive("Confidential: quiet", sender="quiet@mail.example")
-        assert quiet_entry.confidential and cls.quiet in quiet_entry.partner_ids
-        cls.private = cls.private_entry.copy_ids
-        cls.public = cls.public_entry.copy_ids
-        cls.private_attachments = cls.private.attachment_ids
-        cls.public_attachments = cls.public.attachment_ids
+class PrivacyPaths:
+    """The read paths of the privacy matrix. Each returns what the actor
+    obtains (or DENIED) about ``self.private`` (private ``mail.message``
+    records), ``self.private_attachments``, ``self.private_entry`` (a synced
+    mail of the owner), ``self.candidate`` and ``self.quiet`` (a contact whose
+    only mail is private); ``SECRETS`` are the markers none may show."""
 
-    # -- paths: each returns what the actor obtains (or DENIED) -----------
     def path_search(self, env):
         found = env["mail.message"].search(
             ["|", ("body", "ilike", "SECRETBODY"), ("subject", "ilike", "SECRET")]
@@ -280,6 +260,34 @@ class TestPrivacyMatrix(PrivacyCase):
                 return _text(getattr(self, f"path_{name}")(env))
         except (AccessError, UserError):
             return DENIED
+
+
+@tagged("post_install", "-at_install")
+class TestPrivacyMatrix(PrivacyPaths, PrivacyCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.private_entry = cls.archive(
+            "Confidential: SECRETSUBJECT offer",
+            "SECRETBODY salary",
+            attachments=[("secretfile.pdf", b"SECRETBYTES", "application/pdf")],
+        )
+        cls.public_entry = cls.archive(
+            "Public PUBLICSUBJECT",
+            "PUBLICBODY",
+            attachments=[("publicfile.pdf", b"PUBLICBYTES", "application/pdf")],
+        )
+        cls.quiet = (
+            cls.env["res.partner"]
+            .with_context(mail_create_nolog=True)
+            .create({"name": "Quiet", "email": "quiet@mail.example"})
+        )
+        quiet_entry = cls.archive("Confidential: quiet", sender="quiet@mail.example")
+        assert quiet_entry.confidential and cls.quiet in quiet_entry.partner_ids
+        cls.private = cls.private_entry.copy_ids
+        cls.public = cls.public_entry.copy_ids
+        cls.private_attachments = cls.private.attachment_ids
+        cls.public_attachments = cls.public.attachment_ids
 
     def test_private_mail_is_private(self):
         self.assertTrue(self.private_entry.confidential)

@@ -305,11 +305,20 @@ class TestPrivateParent(PrivacyCase):
             body="And again", message_type="comment"
         )
         self.assertEqual(later.sudo().parent_id, public)
-        # The owner's own posts still hang under his private mail.
+        # The owner's own public posts neither: their mail would refer to the
+        # private mail, and answers to it would join that conversation.
         own = candidate.with_user(self.owner).message_post(
             body="Noted", message_type="comment"
         )
-        self.assertEqual(own.sudo().parent_id, private_copy)
+        self.assertFalse(own.carerix_confidential)
+        self.assertEqual(own.sudo().parent_id, public)
+        # Posted in sudo by the web client (its /mail/message/post) too.
+        quick = (
+            candidate.with_user(self.recruiter)
+            .sudo()
+            .message_post(body="Quick", message_type="comment")
+        )
+        self.assertEqual(quick.sudo().parent_id, public)
 
     def test_nobody_creates_a_message_owned_by_someone_else(self):
         values = {

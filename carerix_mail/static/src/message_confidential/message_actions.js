@@ -48,3 +48,49 @@ messageActionsRegistry.add("carerix-confidential", {
     // Right after "Add a Reaction": a quick action, also in the chatter.
     sequence: 25,
 });
+
+// Reply to an archived mail from the chatter of the record it is archived on:
+// the full composer answers that mail, so that a reply inside a confidential
+// conversation is offered confidential (and says why).
+messageActionsRegistry.add("carerix-reply", {
+    condition: (component) => {
+        const { message, thread } = component.props;
+        return (
+            Boolean(message.carerix_is_owner) &&
+            message.message_type === "email" &&
+            Boolean(thread?.model) &&
+            !["discuss.channel", "mail.box"].includes(thread.model)
+        );
+    },
+    icon: "fa fa-reply",
+    title: _t("Reply"),
+    onClick: async (component) => {
+        const { message, thread } = component.props;
+        const author = message.author;
+        const partnerIds =
+            author?.type === "partner" && author.notEq(component.store.self)
+                ? [author.id]
+                : [];
+        await component.env.services.action.doAction(
+            {
+                name: _t("Reply"),
+                type: "ir.actions.act_window",
+                res_model: "mail.compose.message",
+                view_mode: "form",
+                views: [[false, "form"]],
+                target: "new",
+                context: {
+                    default_composition_mode: "comment",
+                    default_model: thread.model,
+                    default_res_ids: [thread.id],
+                    default_parent_id: message.id,
+                    default_partner_ids: partnerIds,
+                    default_subtype_xmlid: "mail.mt_comment",
+                },
+            },
+            { onClose: () => thread.fetchNewMessages() }
+        );
+    },
+    // After the lock: in the chatter, in the "Expand" menu.
+    sequence: 26,
+});

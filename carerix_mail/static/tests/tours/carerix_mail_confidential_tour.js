@@ -175,3 +175,89 @@ registry.category("web_tour.tours").add("carerix_mail_confidential_other", {
         screenshot("confidential_other_chatter"),
     ],
 });
+
+/*
+ * carerix_mail_confidential_reply_owner: the owner answers a confidential
+ * mail from the chatter of the candidate (its Reply action opens the
+ * composer): the Confidential box is offered ticked and says why, and the
+ * answer is shown with the lock.
+ *
+ * carerix_mail_confidential_reply_other: another recruiter opening the same
+ * candidate sees neither the mail nor the answer.
+ */
+const ASKED = "TOURASKED";
+const ANSWER = "TOURANSWER";
+
+registry.category("web_tour.tours").add("carerix_mail_confidential_reply_owner", {
+    steps: () => [
+        {
+            content: "The confidential mail is in the chatter, locked",
+            trigger: `${message(ASKED)} .o-carerix-Message-lock`,
+        },
+        {
+            content: "Hover it",
+            trigger: message(ASKED),
+            run: "hover",
+        },
+        {
+            content: "Open its other actions",
+            trigger: `${message(ASKED)} .o-mail-Message-actions button[title=Expand]`,
+            run: "click",
+        },
+        {
+            content: "Reply to it",
+            trigger: ".o-mail-Message-moreMenu [title=Reply]",
+            run: "click",
+        },
+        {
+            content: "The composer offers the mail confidential",
+            trigger: ".modal .o_field_widget[name=carerix_confidential] input:checked",
+        },
+        {
+            content: "and says why",
+            trigger: ".modal .o-carerix-confidential-reason:contains(Reply in a confidential conversation)",
+        },
+        {
+            content: "The subject is the mail's",
+            trigger: `.modal .o_field_widget[name=subject] input:value(/${ASKED}/)`,
+        },
+        {
+            content: "Write the answer",
+            trigger: ".modal .o_field_widget[name=body] .odoo-editor-editable",
+            run: `editor ${ANSWER}BODY: the salary stays between us.`,
+        },
+        screenshot("confidential_reply_composer"),
+        {
+            content: "Send it",
+            trigger: ".modal .o_mail_send:visible",
+            run: "click",
+        },
+        {
+            content: "The answer is in the chatter, locked",
+            trigger: `.o-mail-Message:contains(${ANSWER}BODY) .o-carerix-Message-lock`,
+        },
+        screenshot("confidential_reply_sent"),
+    ],
+});
+
+registry.category("web_tour.tours").add("carerix_mail_confidential_reply_other", {
+    steps: () => [
+        {
+            content: "The public mail is in the chatter",
+            trigger: body(PUBLIC),
+        },
+        {
+            content: "Neither the confidential mail nor the answer is",
+            trigger: ".o-mail-Chatter",
+            run() {
+                const text = chatterText(this.anchor);
+                for (const marker of [ASKED, ANSWER]) {
+                    if (text.includes(marker)) {
+                        throw new Error(`${marker} is shown to another user`);
+                    }
+                }
+            },
+        },
+        screenshot("confidential_reply_other"),
+    ],
+});
