@@ -1,4 +1,5 @@
 import importlib.util
+from collections import Counter
 
 from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools.misc import file_path
@@ -25,6 +26,20 @@ class TestInstall(TransactionCase):
         Mailbox = self.env["carerix.mailbox"]
         self.assertEqual(Mailbox.search_count([("user_id", "=", internal.id)]), 1)
         self.assertEqual(Mailbox.search_count([("user_id", "=", portal.id)]), 0)
+
+    def test_each_core_view_extended_once(self):
+        ours = ("carerix_mail", "carerix_mail_recruitment")
+        data = self.env["ir.model.data"].search(
+            [("module", "in", ours), ("model", "=", "ir.ui.view")]
+        )
+        views = self.env["ir.ui.view"].browse(data.mapped("res_id"))
+        extended = Counter(
+            view.inherit_id.xml_id
+            for view in views
+            if view.inherit_id and view.inherit_id.xml_id.split(".")[0] not in ours
+        )
+        self.assertIn("base.view_partner_form", extended)
+        self.assertEqual({xml_id for xml_id, n in extended.items() if n > 1}, set())
 
     def test_migration_renames_demo_xml_ids(self):
         """A database with the old demo xml ids keeps its demo records."""
