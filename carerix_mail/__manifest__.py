@@ -6,6 +6,9 @@
     "category": "Productivity/Discuss",
     "author": "carerix_mail developers",
     "license": "LGPL-3",
+    "website": "https://carerix-mail.example/carerix_mail",
+    "maintainers": ["carerix-mail"],
+    "development_status": "Beta",
     "depends": ["mail", "contacts"],
     "external_dependencies": {"python": ["imapclient"]},
     "data": [

@@ -6,6 +6,9 @@
     "category": "Human Resources/Recruitment",
     "author": "carerix_mail developers",
     "license": "LGPL-3",
+    "website": "https://carerix-mail.example/carerix_mail",
+    "maintainers": ["carerix-mail"],
+    "development_status": "Beta",
     "depends": ["carerix_mail", "hr_recruitment"],
     "data": [
         "data/mail_template_data.xml",

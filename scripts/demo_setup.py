@@ -22,8 +22,8 @@ import odoo  # noqa: E402
 from odoo import SUPERUSER_ID, api  # noqa: E402
 
 RECRUITERS = [
-    ("carerix_mail.user_recruiter_anna", "anna", "anna"),
-    ("carerix_mail.user_recruiter_bram", "bram", "bram"),
+    ("carerix_mail.user_recruiter_anna_demo", "anna", "anna"),
+    ("carerix_mail.user_recruiter_bram_demo", "bram", "bram"),
 ]
 
 

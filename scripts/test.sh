@@ -60,12 +60,16 @@ ensure_apt "${APT_PACKAGES[@]}"
 ensure_venv
 
 # --- 2. Lint ----------------------------------------------------------------
-say "Lint: ruff, ruff format, XML, pylint-odoo"
+say "Lint: ruff, ruff format, XML, translations, READMEs, pylint-odoo, OCA checks"
 "$PY" -m ruff check . || stage_failed "ruff check"
 "$PY" -m ruff format --check . || stage_failed "ruff format"
 "$PY" scripts/check_xml.py || stage_failed "xml"
 "$PY" scripts/i18n.py check || stage_failed "translations"
+"$PY" scripts/gen_readme.py --check || stage_failed "readme"
 "$PY" -m pylint --rcfile=.pylintrc */__manifest__.py carerix_mail* || stage_failed "pylint-odoo"
+# OCA's own pre-commit checks (oca-odoo-pre-commit-hooks, requirements/dev.txt).
+"$VENV/bin/oca-checks-odoo-module" */__manifest__.py || stage_failed "oca-checks-odoo-module"
+"$VENV/bin/oca-checks-po" */i18n/*.po */i18n/*.pot || stage_failed "oca-checks-po"
 
 # --- 3. Engine tests (no Odoo) ----------------------------------------------
 say "Engine tests (real Dovecot, no Odoo)"

@@ -41,9 +41,16 @@ def test_addon_builds_as_wheel(tmp_path):
         "engine/message.py",
         "models/carerix_mailbox.py",
         "security/ir.model.access.csv",
+        "i18n/carerix_mail.pot",
+        "static/description/icon.png",
+        "README.rst",
     ):
         assert prefix + path in files, path
     assert metadata["Name"] == "odoo-addon-carerix_mail"
     requires = metadata.get_all("Requires-Dist")
     assert "imapclient" in requires
     assert "odoo==18.0.*" in requires
+    # The OCA manifest keys and the generated README reach the package index.
+    assert "Development Status :: 4 - Beta" in metadata.get_all("Classifier")
+    assert metadata["Home-page"].startswith("https://")
+    assert metadata.get_payload().startswith("============\nCarerix Mail\n")

@@ -7,7 +7,7 @@ from email.utils import parseaddr
 
 from markupsafe import Markup
 
-from odoo import _, api, fields, models
+from odoo import Command, _, api, fields, models
 from odoo.tools import SQL, plaintext2html
 
 from ..engine.message import parse_headers, safe_parse
@@ -231,7 +231,7 @@ class CarerixMailboxMessage(models.Model):
                 "confidential": confidential,
             }
             if partners:
-                vals["partner_ids"] = [(6, 0, partners.ids)]
+                vals["partner_ids"] = [Command.set(partners.ids)]
             vals_list.append(vals)
             archived.append((parsed, targets))
         # No creation message, followers or tracking on the entries: the
@@ -699,7 +699,7 @@ class CarerixMailboxMessage(models.Model):
                     reason=reason,
                 ),
                 "author_id": owner.partner_id.id,
-                "attachment_ids": [(6, 0, attachment_ids)],
+                "attachment_ids": [Command.set(attachment_ids)],
                 "carerix_owner_id": owner.id,
                 "carerix_mailbox_message_id": entry.id,
                 "carerix_direction": direction,
@@ -753,19 +753,19 @@ class CarerixMailboxMessage(models.Model):
                     {
                         "model": "res.partner",
                         "res_id": partner.id,
-                        "attachment_ids": [(6, 0, source.attachment_ids.ids)],
+                        "attachment_ids": [Command.set(source.attachment_ids.ids)],
                     }
                 )
             entry.write(
                 {
-                    "partner_ids": [(4, p.id) for p in partners],
+                    "partner_ids": [Command.link(p.id) for p in partners],
                     "state": "matched" if entry.state != "raw" else "raw",
                 }
             )
 
     def action_open_archive_wizard(self):
         wizard = self.env["carerix.mailbox.archive.wizard"].create(
-            {"message_ids": [(6, 0, self.ids)]}
+            {"message_ids": [Command.set(self.ids)]}
         )
         return {
             "type": "ir.actions.act_window",

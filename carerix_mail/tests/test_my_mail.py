@@ -8,6 +8,7 @@ from email.utils import make_msgid
 
 from lxml import etree
 
+from odoo import Command
 from odoo.exceptions import AccessError
 from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools.safe_eval import safe_eval
@@ -122,8 +123,8 @@ class TestMyMail(TransactionCase):
                 .with_user(self.other)
                 .create(
                     {
-                        "message_ids": [(6, 0, entry.ids)],
-                        "partner_ids": [(6, 0, self.candidate.ids)],
+                        "message_ids": [Command.set(entry.ids)],
+                        "partner_ids": [Command.set(self.candidate.ids)],
                     }
                 )
             )
