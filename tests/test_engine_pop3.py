@@ -33,7 +33,7 @@ def test_engine_pop3_login(mail_user, new_message, security):
         if security != "none":
             assert mailbox.pop.sock.version().startswith("TLS")
     assert len(listing) == 1 and listing[0][0] == 1 and listing[0][2] > 0
-    assert mailbox._pop is None
+    assert not mailbox.connected
 
 
 def test_engine_pop3_wrong_password(mail_user):
