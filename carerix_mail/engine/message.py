@@ -4,7 +4,7 @@ Every public function here takes whatever bytes a mail server hands over and ret
 what it could make of them plus a tuple of ``problems`` (short English strings).
 None of them raises, whatever the input: a message that cannot be parsed in full is
 reported through :attr:`ParsedMessage.raw_fallback_reason`, and the caller stores
-the raw ``.eml`` with that reason (DESIGN.md, Reliability rules).
+the raw ``.eml`` with that reason, so no mail is ever lost to a parser error.
 
 Cost is bounded: :func:`parse_headers` reads only the header block (up to
 :data:`MAX_HEADER_BYTES`) so it does not grow with the body, addresses are capped
@@ -110,7 +110,7 @@ _SINGLE_HEADERS = (
     (b"from", "From"),
     (b"date", "Date"),
 )
-# Headers whose values identify a message's content (see dedup_key).
+# Headers whose values identify a message's content (see _dedup_key).
 _CONTENT_HEADERS = (b"from", b"to", b"cc", b"date", b"subject")
 
 
@@ -602,14 +602,10 @@ def _unfold_value(value):
     return b" ".join(value.split())
 
 
-def _content_digest(raw, headers=None, body_start=None):
+def _content_digest(raw, headers, body_start):
     """sha256 over From/To/Cc/Date/Subject values and the body (line endings
     normalized, trailing whitespace ignored); over the whole message when it
     has none of those headers."""
-    if headers is None:
-        headers, body_start, _problems = _parse_header_block(
-            raw, 0, len(raw), MAX_HEADER_BYTES
-        )
     digest = hashlib.sha256()
     identified = False
     for name in _CONTENT_HEADERS:
@@ -624,34 +620,6 @@ def _content_digest(raw, headers=None, body_start=None):
         body = body.replace(b"\r\n", b"\n")
     digest.update(body.rstrip(b" \t\r\n"))
     return digest.hexdigest()
-
-
-def dedup_key(raw, message_id=None):
-    """Identity of a message for deduplication per owner.
-
-    Message-ID alone is not identity (anyone can send a mail with a guessed
-    Message-ID, DESIGN.md), so the key combines it with a content hash:
-
-    - with a Message-ID: ``"mid:<normalized message-id>:<sha256 hex>"``;
-    - without one: ``"sha256:<sha256 hex>"``.
-
-    The content hash covers only what does not change in transit: the values of
-    From, To, Cc, Date and Subject (unfolded) and the body after the first blank
-    line, with CRLF turned into LF and trailing whitespace ignored. Received,
-    Return-Path, Delivered-To, X-* and every other header a server adds or rewrites
-    are left out, so the same mail fetched twice, from another folder or over POP
-    instead of IMAP gets the same key, while a mail that reuses a known Message-ID
-    with other content gets another key. Never raises.
-    """
-    raw = _as_bytes(raw)
-    try:
-        content = _content_digest(raw)
-    except Exception:
-        content = hashlib.sha256(raw).hexdigest()
-    message_id = normalize_message_id(message_id) if message_id else None
-    if message_id:
-        return "mid:%s:%s" % (message_id, content)
-    return "sha256:" + content
 
 
 # ---------------------------------------------------------------------------
@@ -747,16 +715,30 @@ def _parse_info(raw, headers, body_start, problems):
     fields.setdefault("message_id", None)
     fields["normalized_subject"] = normalize_subject(fields.get("subject"))
     try:
-        fields["dedup_key"] = _dedup_key_from_parts(
-            raw, fields["message_id"], headers, body_start
-        )
+        fields["dedup_key"] = _dedup_key(raw, fields["message_id"], headers, body_start)
     except Exception:
         fields["dedup_key"] = "sha256:" + hashlib.sha256(raw).hexdigest()
     return MessageInfo(problems=tuple(problems), **fields)
 
 
-def _dedup_key_from_parts(raw, message_id, headers, body_start):
-    """:func:`dedup_key` reusing an already parsed header block."""
+def _dedup_key(raw, message_id, headers, body_start):
+    """Identity of a message for deduplication per owner.
+
+    A Message-ID alone is not identity (anyone can send a mail with a guessed
+    Message-ID), so the key combines the normalized ``message_id`` with a
+    content hash:
+
+    - with a Message-ID: ``"mid:<normalized message-id>:<sha256 hex>"``;
+    - without one: ``"sha256:<sha256 hex>"``.
+
+    The content hash covers only what does not change in transit: the values of
+    From, To, Cc, Date and Subject (unfolded) and the body after the first blank
+    line, with CRLF turned into LF and trailing whitespace ignored. Received,
+    Return-Path, Delivered-To, X-* and every other header a server adds or rewrites
+    are left out, so the same mail fetched twice, from another folder or over POP
+    instead of IMAP gets the same key, while a mail that reuses a known Message-ID
+    with other content gets another key.
+    """
     content = _content_digest(raw, headers, body_start)
     if message_id:
         return "mid:%s:%s" % (message_id, content)
