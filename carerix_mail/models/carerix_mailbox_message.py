@@ -8,7 +8,7 @@ from email.utils import parseaddr
 from markupsafe import Markup
 
 from odoo import _, api, fields, models
-from odoo.tools import SQL, plaintext2html
+from odoo.tools import SQL, formataddr, plaintext2html
 
 from ..engine.message import normalize_subject, parse_headers, safe_parse
 from .ir_default import defaults_once
@@ -31,9 +31,9 @@ def _utc_naive(value):
 
 
 def _format_addresses(addresses):
-    return ", ".join(
-        f'"{a.name}" <{a.email}>' if a.name else a.email for a in addresses
-    )
+    """Addresses as a header value that parses back to exactly ``addresses``:
+    a display name is quoted with its quotes and backslashes escaped."""
+    return ", ".join(formataddr((a.name, a.email)) for a in addresses)
 
 
 class ArchiveLookup:

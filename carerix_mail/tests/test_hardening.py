@@ -10,7 +10,7 @@ import base64
 import time
 import tracemalloc
 from contextlib import contextmanager
-from email.utils import make_msgid
+from email.utils import make_msgid, parseaddr
 from pathlib import Path
 from unittest.mock import patch
 
@@ -351,3 +351,38 @@ class TestHardening(SyncCase):
         self.assertEqual(sorted(e["subject"] for e in entries), ["Forged", "Real"])
         self.assertEqual({e["state"] for e in entries}, {"matched"})
         self.assertEqual(sorted(self.partner_mail(candidate)), ["Forged", "Real"])
+
+    def test_quote_in_display_name_keeps_the_real_sender(self):
+        """A display name that decodes to a quote and another address must not
+        turn the stored From and Reply-To into that other address."""
+        user_id, login, email = self.make_recruiter()
+        sender = f"{unique('cand')}@mail.example"
+        answer = f"{unique('reply')}@mail.example"
+        spoofed = f"{unique('admin')}@mail.example"
+        other = self.make_partner(name="Admin", email=spoofed)
+        name = f'Admin" <{spoofed}>, x'
+        word = "=?utf-8?b?%s?=" % base64.b64encode(name.encode()).decode()
+        raw = make_mail(sender, email, "Quoted name").replace(
+            f"From: {sender}".encode(),
+            f"From: {word} <{sender}>\r\nReply-To: {word} <{answer}>".encode(),
+        )
+        self.dovecot.deliver(login, "INBOX", raw)
+        health = self.sync(user_id)
+        self.assertEqual(health["state"], "ok", health["last_error"])
+        with self.real_env() as env:
+            env["res.users"].browse(user_id).groups_id += env.ref(
+                "base.group_partner_manager"
+            )
+        with self.real_env(uid=user_id) as env:
+            entry = env["carerix.mailbox.message"].search([("owner_id", "=", user_id)])
+            self.assertEqual(entry.state, "unmatched")
+            self.assertEqual(parseaddr(entry.email_from), (name, sender))
+            for copy in entry.sudo().copy_ids:
+                self.assertEqual(parseaddr(copy.email_from), (name, sender))
+                self.assertEqual(parseaddr(copy.reply_to), (name, answer))
+            action = entry.action_create_partner_from_sender()
+            partner = env["res.partner"].browse(action["res_id"])
+            self.assertEqual((partner.name, partner.email), (name, sender))
+            self.assertEqual(entry.partner_ids, partner)
+        self.assertEqual(self.partner_mail(partner.id), ["Quoted name"])
+        self.assertEqual(self.partner_mail(other), [])
