@@ -254,6 +254,40 @@ def test_bad_dates(name):
     assert any(p.startswith("invalid Date") for p in info.problems)
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Fri, 31 Dec 9999 23:59:59 -1400",  # past year 9999 in UTC
+        "Mon, 1 Jan 0001 00:00:00 +0100",  # before year 1 in UTC
+        "Sat, 01 Jan 0000 00:00:00 +0000",  # year 0, read as 2000 by email.utils
+        "Tue, 5 Jan 0099 10:00:00 +0000",  # year 99, read as 1999
+        "Wed, 31 Dec 1969 22:00:00 +0000",  # before any mail
+        "0001-01-01T00:00:00+01:00",
+    ],
+)
+def test_out_of_range_dates_are_no_date(value):
+    raw = b"From: a@example.nl\r\nDate: %s\r\nSubject: when\r\n\r\nbody\r\n"
+    info = parse_headers(raw % value.encode())
+    assert info.date is None
+    assert "invalid Date %r" % value in info.problems
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Sat, 1 Jan 00 10:00:00 +0000", "2000-01-01T10:00:00+00:00"),  # 2 digits
+        ("Thu, 01 Jan 1970 00:00:00 +0000", "1970-01-01T00:00:00+00:00"),
+        ("Fri, 31 Dec 9999 23:59:59 +0000", "9999-12-31T23:59:59+00:00"),
+        ("Tue, 2 Jan 2024 09:30:00 +0100 (CET)", "2024-01-02T09:30:00+01:00"),
+    ],
+)
+def test_dates_at_the_edges_are_kept(value, expected):
+    raw = b"From: a@example.nl\r\nDate: %s\r\nSubject: when\r\n\r\nbody\r\n"
+    info = parse_headers(raw % value.encode())
+    assert info.date.isoformat() == expected
+    assert not any(p.startswith("invalid Date") for p in info.problems)
+
+
 def test_missing_and_garbage_from():
     for name in ("missing_from.eml", "from_garbage.eml"):
         info = parse_headers(sample("bad/" + name))

@@ -110,6 +110,10 @@ _SINGLE_HEADERS = (
     (b"from", "From"),
     (b"date", "Date"),
 )
+# A Date header holding another date is taken as no date: the mail was then
+# received now. Mail did not exist before 1970.
+MIN_DATE_YEAR = 1970
+_WRITTEN_YEAR = re.compile(r"\b\d{1,2}\s+[A-Za-z]{3,}\.?\s+(\d{3,})\b")
 # Headers whose values identify a message's content (see _dedup_key).
 _CONTENT_HEADERS = (b"from", b"to", b"cc", b"date", b"subject")
 
@@ -581,17 +585,36 @@ def _parse_addresses(value, field_name, problems, budget):
 
 
 def _parse_date(text):
-    """Aware datetime for a Date header value (naive values are taken as UTC)."""
+    """Aware datetime for a Date header value (naive values are taken as UTC).
+
+    Raises ValueError for a date outside :data:`MIN_DATE_YEAR` to 9999 in UTC
+    (OverflowError when it cannot even be converted to UTC), and for a year
+    written with three or more digits that the standard parser would read as
+    another one (``0000`` read as 2000).
+    """
     parts = parsedate_tz(text)
     if parts is not None:
+        year = _written_year(text)
+        if year is not None and year != parts[0]:
+            raise ValueError("year %d" % year)
         offset = parts[9] or 0
         moment = datetime.datetime(*parts[:6])
         tzinfo = datetime.timezone(datetime.timedelta(seconds=offset))
-        return moment.replace(tzinfo=tzinfo)
-    moment = datetime.datetime.fromisoformat(text.strip())
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
+        moment = moment.replace(tzinfo=tzinfo)
+    else:
+        moment = datetime.datetime.fromisoformat(text.strip())
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=datetime.timezone.utc)
+    if moment.astimezone(datetime.timezone.utc).year < MIN_DATE_YEAR:
+        raise ValueError("before %d" % MIN_DATE_YEAR)
     return moment
+
+
+def _written_year(text):
+    """The year of an RFC 5322 date as written (``dd Mon yyyy``), when it has
+    three or more digits; None otherwise."""
+    match = _WRITTEN_YEAR.search(text)
+    return int(match.group(1)) if match else None
 
 
 # ---------------------------------------------------------------------------

@@ -7,6 +7,7 @@ does, so that nothing big is committed.
 """
 
 import base64
+import datetime
 import time
 import tracemalloc
 from contextlib import contextmanager
@@ -386,3 +387,38 @@ class TestHardening(SyncCase):
             self.assertEqual(entry.partner_ids, partner)
         self.assertEqual(self.partner_mail(partner.id), ["Quoted name"])
         self.assertEqual(self.partner_mail(other), [])
+
+    def test_dates_out_of_range_are_archived_as_received_now(self):
+        """A Date past year 9999 in UTC, or year 0 (read as 2000 by the standard
+        parser), is no date: the mail is archived normally, dated when it was
+        received, and costs the rest of its batch nothing."""
+        user_id, login, email = self.make_recruiter()
+        sender = f"{unique('cand')}@mail.example"
+        candidate = self.make_partner(name="Candidate", email=sender)
+        dates = {
+            "far future": b"Fri, 31 Dec 9999 23:59:59 -1400",
+            "year zero": b"Sat, 01 Jan 0000 00:00:00 +0000",
+            "normal": b"Tue, 02 Jan 2024 09:30:00 +0100",
+        }
+        self.append_all(
+            login,
+            "INBOX",
+            [
+                (subject, b"Date: %s\n" % date + make_mail(sender, email, subject))
+                for subject, date in dates.items()
+            ],
+        )
+        before = datetime.datetime.now().replace(microsecond=0)
+        health = self.sync(user_id)
+        after = datetime.datetime.now()
+        self.assertEqual(health["state"], "ok", health["last_error"])
+        self.assertEqual(sorted(self.partner_mail(candidate)), sorted(dates))
+        with self.real_env() as env:
+            entries = env["carerix.mailbox.message"].search(
+                [("owner_id", "=", user_id)]
+            )
+            self.assertEqual(set(entries.mapped("state")), {"matched"})
+            when = {entry.subject: entry.date for entry in entries}
+        self.assertEqual(when["normal"], datetime.datetime(2024, 1, 2, 8, 30))
+        for subject in ("far future", "year zero"):
+            self.assertTrue(before <= when[subject] <= after, (subject, when))
