@@ -328,6 +328,10 @@ def test_engine_imap_oversize_reported(mail_user, new_message):
     assert messages[1].raw is None and messages[1].oversize
     assert messages[1].size > 50_000
     assert cursor.last_uid == big[0]
+    # what identifies a message whose content is not fetched
+    validity = cursor.uidvalidity
+    assert messages[1].server_id == "imap:%d:%d:INBOX" % (validity, big[0])
+    assert messages[0].server_id != messages[1].server_id
 
 
 def test_engine_imap_append(mail_user, dovecot, new_message):

@@ -159,6 +159,7 @@ def test_engine_pop3_oversize_reported(mail_user, new_message):
         small, big = mailbox.new_messages(set(), max_message_size=10_000)
     assert small.raw and not small.oversize
     assert big.raw is None and big.oversize and big.size > 30_000
+    assert big.server_id == "pop3:" + big.uidl != small.server_id
 
 
 def test_engine_pop3_keep_copy_deletes_nothing(mail_user, dovecot, new_message):

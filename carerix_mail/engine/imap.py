@@ -70,6 +70,11 @@ class FetchedMessage:
     raw: bytes | None
     oversize: bool = False
 
+    @property
+    def server_id(self):
+        """Which message this is on the server: UIDVALIDITY, UID and folder."""
+        return "imap:%d:%d:%s" % (self.uidvalidity, self.uid, self.folder)
+
 
 @dataclasses.dataclass(frozen=True)
 class SyncBatch:

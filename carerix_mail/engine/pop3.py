@@ -32,6 +32,11 @@ class PopMessage:
     oversize: bool = False
     msgnum: int = 0
 
+    @property
+    def server_id(self):
+        """Which message this is on the server: its UIDL."""
+        return "pop3:%s" % self.uidl
+
 
 class _EnginePOP3(EngineSocket, poplib.POP3):
     """poplib connection (see :class:`~.connection.EngineSocket`)."""

@@ -560,7 +560,14 @@ class CarerixMailbox(models.Model):
         bad message is stored raw with its reason and costs the others nothing.
         """
         items = [
-            (message.raw, {"oversize": message.oversize, "size": message.size})
+            (
+                message.raw,
+                {
+                    "oversize": message.oversize,
+                    "size": message.size,
+                    "server_id": message.server_id,
+                },
+            )
             for message in messages
         ]
         try:
@@ -607,6 +614,8 @@ class CarerixMailbox(models.Model):
                     direction=direction,
                     folder=folder_name,
                     reason=_("Archiving failed: %(error)s", error=type(error).__name__),
+                    server_id=meta.get("server_id"),
+                    size=meta.get("size"),
                 )
         self._count_archived(result, stats)
         return result

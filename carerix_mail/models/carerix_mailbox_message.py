@@ -2,6 +2,7 @@ import base64
 import datetime
 import hashlib
 import logging
+import uuid
 from collections import defaultdict
 from email.utils import parseaddr
 
@@ -28,6 +29,17 @@ def _utc_naive(value):
     if value.tzinfo:
         value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
     return value
+
+
+def _server_dedup_key(server_id, size):
+    """Dedup key of a message whose content was not fetched: where it is on the
+    server (IMAP folder, UIDVALIDITY and UID, or POP3 UIDL) and its size.
+    Without ``server_id`` nothing identifies it, so it gets a key of its own:
+    two such messages are never taken for one."""
+    if not server_id:
+        return "server:" + uuid.uuid4().hex
+    identity = "%s\n%s" % (server_id, size or 0)
+    return "server:" + hashlib.sha256(identity.encode()).hexdigest()
 
 
 def _format_addresses(addresses):
@@ -168,6 +180,8 @@ class CarerixMailboxMessage(models.Model):
                         "it stays on the mail server.",
                         size=meta.get("size") or 0,
                     ),
+                    server_id=meta.get("server_id"),
+                    size=meta.get("size"),
                 )
             else:
                 parsed_items.append((index, raw, safe_parse(raw)))
@@ -641,17 +655,29 @@ class CarerixMailboxMessage(models.Model):
 
     @api.model
     def _store_raw_only(
-        self, mailbox, raw, direction="incoming", folder="", reason="", info=None
+        self,
+        mailbox,
+        raw,
+        direction="incoming",
+        folder="",
+        reason="",
+        info=None,
+        server_id=None,
+        size=None,
     ):
         """Keep a message that could not be archived normally: the raw ``.eml``
-        in the owner's mailbox with the reason. Never raises on bad input."""
+        in the owner's mailbox with the reason. Never raises on bad input.
+
+        Without ``raw`` (a message too large to fetch) the message is known by
+        ``server_id`` (the engine's ``server_id`` of the fetched message) and
+        ``size`` only; see :func:`_server_dedup_key`."""
         if info is None and raw is not None:
             info = parse_headers(raw)
         owner = mailbox.user_id
         if info is not None:
             dedup_key = info.dedup_key
         else:
-            dedup_key = "raw:" + hashlib.sha256(reason.encode()).hexdigest()
+            dedup_key = _server_dedup_key(server_id, size)
         existing = self.sudo().search(
             [("owner_id", "=", owner.id), ("dedup_key", "=", dedup_key)], limit=1
         )

@@ -21,6 +21,7 @@ from odoo.tests import tagged
 from odoo.tools import mute_logger
 
 from odoo.addons.carerix_mail.engine.pop3 import Pop3Mailbox
+from odoo.addons.carerix_mail.models import carerix_mailbox
 
 from .common import SyncCase, make_mail, unique
 
@@ -422,3 +423,27 @@ class TestHardening(SyncCase):
         self.assertEqual(when["normal"], datetime.datetime(2024, 1, 2, 8, 30))
         for subject in ("far future", "year zero"):
             self.assertTrue(before <= when[subject] <= after, (subject, when))
+
+    def test_different_oversize_mails_of_one_size_are_both_kept(self):
+        """Two different mails over the size limit, of the same size, are two
+        entries: an oversize mail is known by where it is on the server."""
+        for protocol in ("imap", "pop3"):
+            with self.subTest(protocol=protocol):
+                user_id, login, email = self.make_recruiter(protocol=protocol)
+                raws = [
+                    b"From: big@mail.example\r\nTo: %s\r\nSubject: big %d\r\n"
+                    b"Message-ID: <big-%d@mail.example>\r\n\r\n%s\r\n"
+                    % (email.encode(), n, n, b"x" * 4000)
+                    for n in (1, 2)
+                ]
+                self.assertEqual(len(raws[0]), len(raws[1]))
+                self.append_all(login, "INBOX", [("1", raws[0]), ("2", raws[1])])
+                with patch.object(carerix_mailbox, "MAX_MESSAGE_SIZE", 2000):
+                    health = self.sync(user_id)
+                    self.assertEqual(health["state"], "ok", health["last_error"])
+                    again = self.sync(user_id)
+                self.assertEqual(again["count_fetched"], 2)  # nothing new
+                entries = self.entries(user_id)
+                self.assertEqual([e["state"] for e in entries], ["raw", "raw"])
+                for entry in entries:
+                    self.assertIn("larger than the limit", entry["error"])
