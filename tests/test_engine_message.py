@@ -526,6 +526,32 @@ def test_decode_helpers_never_raise():
     assert decode_rfc2047(None) == ("", [])
 
 
+def _storable(text):
+    """What a database text column takes: no NUL, encodable as UTF-8."""
+    return "\x00" not in text and text.encode("utf-8", "strict") is not None
+
+
+def test_decoded_text_is_always_storable():
+    """Some codecs decode to unpaired surrogates (utf-7) or NUL (unicode_escape),
+    and NUL bytes are valid UTF-8: no column could store such text."""
+    assert decode_bytes(b"x +2D0- y", "utf-7") == (
+        "x \ufffd y",
+        "NUL or unpaired surrogate characters replaced",
+    )
+    assert decode_bytes(b"a\\x00b \\ud83d", "unicode_escape")[0] == "a\ufffdb \ufffd"
+    assert decode_bytes(b"a\x00b", None)[0] == "a\ufffdb"
+    assert decode_bytes(b"+2D3eAA-", "utf-7") == ("\U0001f600", None)  # a real pair
+    raw = (
+        b"From: =?utf-7?Q?+2D0-?= <a@example.nl>\r\nSubject: =?utf-7?Q?+2D0-?= hi\r\n"
+        b"Content-Type: text/plain; charset=unicode_escape\r\n\r\nnul \\x00 \\udc00\r\n"
+    )
+    parsed = safe_parse(raw)
+    assert parsed.raw_fallback_reason is None
+    texts = [parsed.info.subject, parsed.info.from_[0].name, parsed.body_text]
+    assert all(_storable(text) for text in texts), texts
+    assert parsed.info.subject == "\ufffd hi"
+
+
 # ---------------------------------------------------------------------------
 # dedup key
 

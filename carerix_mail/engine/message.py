@@ -62,6 +62,7 @@ _PREFIX_RE = re.compile(
 )
 _WS_RE = re.compile(r"\s+")
 _CTRL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")
 _HEADER_END_RE = re.compile(rb"\r?\n\r?\n")
 _LINE_SPLIT_RE = re.compile(rb"\r\n|\n|\r")
 _HEADER_NAME_RE = re.compile(rb"^[!-9;-~]+$")  # printable ASCII except ":"
@@ -210,8 +211,18 @@ def decode_bytes(data, charset=None):
 
     A known charset decodes with replacement characters for invalid bytes. An
     unknown or missing charset tries UTF-8 and falls back to cp1252 / latin-1.
+    NUL and unpaired surrogates (from NUL bytes, or codecs such as utf-7 and
+    unicode_escape), which no database text can hold, become U+FFFD.
     Returns ``(text, problem_or_None)``.
     """
+    text, problem = _decode_bytes(data, charset)
+    if _UNSTORABLE_RE.search(text):
+        text = _UNSTORABLE_RE.sub("\ufffd", text)
+        problem = problem or "NUL or unpaired surrogate characters replaced"
+    return text, problem
+
+
+def _decode_bytes(data, charset):
     data = _as_bytes(data)
     codec = _lookup_charset(charset)
     if codec:

@@ -42,10 +42,19 @@ def _server_dedup_key(server_id, size):
     return "server:" + hashlib.sha256(identity.encode()).hexdigest()
 
 
+def _storable(text):
+    """``text`` as any text column holds it: without NUL or unpaired surrogate."""
+    if not text:
+        return text
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
 def _format_addresses(addresses):
     """Addresses as a header value that parses back to exactly ``addresses``:
     a display name is quoted with its quotes and backslashes escaped."""
-    return ", ".join(formataddr((a.name, a.email)) for a in addresses)
+    return ", ".join(
+        formataddr((_storable(a.name), _storable(a.email))) for a in addresses
+    )
 
 
 class ArchiveLookup:
@@ -666,7 +675,8 @@ class CarerixMailboxMessage(models.Model):
         size=None,
     ):
         """Keep a message that could not be archived normally: the raw ``.eml``
-        in the owner's mailbox with the reason. Never raises on bad input.
+        in the owner's mailbox with the reason. Never raises on bad input: the
+        text it stores from the message goes through :func:`_storable`.
 
         Without ``raw`` (a message too large to fetch) the message is known by
         ``server_id`` (the engine's ``server_id`` of the fetched message) and
@@ -674,8 +684,9 @@ class CarerixMailboxMessage(models.Model):
         if info is None and raw is not None:
             info = parse_headers(raw)
         owner = mailbox.user_id
+        reason = _storable(reason)
         if info is not None:
-            dedup_key = info.dedup_key
+            dedup_key = _storable(info.dedup_key)
         else:
             dedup_key = _server_dedup_key(server_id, size)
         existing = self.sudo().search(
@@ -691,8 +702,9 @@ class CarerixMailboxMessage(models.Model):
                     "owner_id": owner.id,
                     "mailbox_id": mailbox.id,
                     "dedup_key": dedup_key,
-                    "message_id_header": info.message_id if info else False,
-                    "subject": (info.subject if info else "") or _("(no subject)"),
+                    "message_id_header": _storable(info.message_id) if info else False,
+                    "subject": _storable(info.subject if info else "")
+                    or _("(no subject)"),
                     "email_from": _format_addresses(info.from_) if info else False,
                     "date": fields.Datetime.now(),
                     "direction": direction,

@@ -447,3 +447,83 @@ class TestHardening(SyncCase):
                 self.assertEqual([e["state"] for e in entries], ["raw", "raw"])
                 for entry in entries:
                     self.assertIn("larger than the limit", entry["error"])
+
+    def test_text_no_column_can_hold_is_stored_anyway(self):
+        """A subject and a name decoding to an unpaired surrogate (utf-7) and a
+        body decoding to NUL (unicode_escape) are archived; before, neither the
+        mail nor its raw fallback could be stored and the mailbox stalled."""
+        user_id, login, email = self.make_recruiter()
+        sender = f"{unique('cand')}@mail.example"
+        candidate = self.make_partner(name="Candidate", email=sender)
+        raw = (
+            b"From: =?utf-7?Q?+2D0-?= <%s>\r\nTo: %s\r\n"
+            b"Subject: =?utf-7?Q?+2D0-?= hostile\r\n"
+            b"Content-Type: text/plain; charset=unicode_escape\r\n\r\n"
+            b"nul \\x00 here\r\n" % (sender.encode(), email.encode())
+        )
+        self.dovecot.deliver(login, "INBOX", raw)
+        health = self.sync(user_id)
+        self.assertEqual(health["state"], "ok", health["last_error"])
+        (entry,) = self.entries(user_id)
+        self.assertEqual(
+            (entry["subject"], entry["state"]), ("\ufffd hostile", "matched")
+        )
+        self.assertEqual(self.partner_mail(candidate), ["\ufffd hostile"])
+
+    def test_mail_that_cannot_be_stored_raw_is_skipped(self):
+        """When even the raw fallback fails (a fault injected here: the content
+        cannot cause it), the mail is skipped with its reason in the log, the
+        sync goes on past it for good, the mailbox counts it, and POP3 never
+        deletes it from the server."""
+        Entry = self.registry["carerix.mailbox.message"]
+        original_targets = Entry._archive_targets
+        original_raw = Entry._store_raw_only
+
+        def crashing_targets(model, mailbox, info, direction):
+            if info.subject == "poison":
+                raise RuntimeError("simulated archiving fault")
+            return original_targets(model, mailbox, info, direction)
+
+        def crashing_raw(model, mailbox, raw, *args, **kwargs):
+            if raw and b"Subject: poison" in raw:
+                raise RuntimeError("simulated storage fault")
+            return original_raw(model, mailbox, raw, *args, **kwargs)
+
+        for protocol in ("imap", "pop3"):
+            with self.subTest(protocol=protocol):
+                user_id, login, email = self.make_recruiter(
+                    protocol=protocol, keep_copy=False
+                )
+                sender = f"{unique('cand')}@mail.example"
+                candidate = self.make_partner(name="Candidate", email=sender)
+                subjects = ["before", "poison", "after"]
+                self.append_all(
+                    login,
+                    "INBOX",
+                    [(s, make_mail(sender, email, s)) for s in subjects],
+                )
+                with (
+                    patch.object(Entry, "_archive_targets", crashing_targets),
+                    patch.object(Entry, "_store_raw_only", crashing_raw),
+                    self.assertLogs(
+                        "odoo.addons.carerix_mail.models.carerix_mailbox", "ERROR"
+                    ) as logs,
+                ):
+                    health = self.sync(user_id)
+                    again = self.sync(user_id)
+                self.assertEqual(health["state"], "ok", health["last_error"])
+                self.assertEqual(again["state"], "ok", again["last_error"])
+                self.assertEqual(again["count_fetched"], 3)  # not fetched again
+                skipped = [line for line in logs.output if "skipped" in line]
+                self.assertEqual(len(skipped), 1, logs.output)
+                self.assertIn("Archiving failed: RuntimeError", skipped[0])
+                self.assertIn("simulated storage fault", skipped[0])
+                self.assertEqual(
+                    sorted(self.partner_mail(candidate)), ["after", "before"]
+                )
+                with self.real_env() as env:
+                    box = env["res.users"].browse(user_id)._carerix_mailbox()
+                    self.assertEqual(box.count_skipped, 1)
+                    self.assertEqual(box.user_id.mailbox_count_skipped, 1)
+                if protocol == "pop3":  # the others are deleted, not this one
+                    self.assertEqual(self.dovecot.pop3_count(login), 1)
