@@ -29,7 +29,7 @@ def test_engine_imap_login(mail_user, security):
     with ImapMailbox(mail_user.settings(security=security)) as mailbox:
         assert [f.name for f in mailbox.list_folders()] == ["INBOX"]
         assert mailbox.client.has_capability("IMAP4REV1")
-    assert mailbox._client is None  # socket closed on exit
+    assert not mailbox.connected  # socket closed on exit
 
 
 def test_engine_imap_starttls_really_encrypts(mail_user):
@@ -255,7 +255,7 @@ def test_engine_imap_idle_folder_round_trips(mail_user, new_message, count):
     messages, _, _, commands = _sync(settings, "INBOX", cursor)
     assert messages == []
     assert commands <= 3
-    assert commands == 1  # EXAMINE only
+    assert commands == 1  # STATUS only
 
 
 def test_engine_imap_idle_check_does_not_count_the_folder(mail_user, new_message):
@@ -328,6 +328,10 @@ def test_engine_imap_oversize_reported(mail_user, new_message):
     assert messages[1].raw is None and messages[1].oversize
     assert messages[1].size > 50_000
     assert cursor.last_uid == big[0]
+    # what identifies a message whose content is not fetched
+    validity = cursor.uidvalidity
+    assert messages[1].server_id == "imap:%d:%d:INBOX" % (validity, big[0])
+    assert messages[0].server_id != messages[1].server_id
 
 
 def test_engine_imap_append(mail_user, dovecot, new_message):
@@ -340,6 +344,23 @@ def test_engine_imap_append(mail_user, dovecot, new_message):
     messages, _, _, _ = _sync(mail_user.settings(), "Sent", None)
     assert [m.uid for m in messages] == [uid]
     assert messages[0].raw == raw
+
+
+def test_engine_imap_counts_each_completed_command_once(mail_user, new_message):
+    """One count per command answered, whatever the answers hold: untagged data,
+    continuation requests and message bodies (literals) that look like tagged
+    lines are not commands."""
+    tagged_look = new_message(1).replace(b"Hello 1", b"A001 OK done\r\n* 2 EXISTS")
+    mail_user.deliver_many("INBOX", [tagged_look, new_message(2), new_message(3)])
+    with ImapMailbox(mail_user.settings()) as mailbox:
+        assert mailbox.login_commands >= 2  # CAPABILITY/STARTTLS/LOGIN ...
+        assert mailbox.commands_after_login == 0
+        messages = [m for batch in mailbox.sync_folder("INBOX") for m in batch.messages]
+        assert len(messages) == 3 and b"A001 OK done" in messages[0].raw
+        # EXAMINE, UID SEARCH, UID FETCH of sizes, UID FETCH of the bodies
+        assert mailbox.commands_after_login == 4
+        mailbox.append("INBOX", new_message(4))  # waits for a "+" continuation
+        assert mailbox.commands_after_login == 5
 
 
 def test_engine_imap_sync_only_examines(mail_user, dovecot, new_message):

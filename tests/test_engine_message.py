@@ -21,7 +21,6 @@ from carerix_mail.engine.message import (
     ParsedMessage,
     decode_bytes,
     decode_rfc2047,
-    dedup_key,
     normalize_email,
     normalize_message_id,
     normalize_subject,
@@ -253,6 +252,40 @@ def test_bad_dates(name):
     info = parse_headers(sample("bad/" + name))
     assert info.date is None
     assert any(p.startswith("invalid Date") for p in info.problems)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Fri, 31 Dec 9999 23:59:59 -1400",  # past year 9999 in UTC
+        "Mon, 1 Jan 0001 00:00:00 +0100",  # before year 1 in UTC
+        "Sat, 01 Jan 0000 00:00:00 +0000",  # year 0, read as 2000 by email.utils
+        "Tue, 5 Jan 0099 10:00:00 +0000",  # year 99, read as 1999
+        "Wed, 31 Dec 1969 22:00:00 +0000",  # before any mail
+        "0001-01-01T00:00:00+01:00",
+    ],
+)
+def test_out_of_range_dates_are_no_date(value):
+    raw = b"From: a@example.nl\r\nDate: %s\r\nSubject: when\r\n\r\nbody\r\n"
+    info = parse_headers(raw % value.encode())
+    assert info.date is None
+    assert "invalid Date %r" % value in info.problems
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Sat, 1 Jan 00 10:00:00 +0000", "2000-01-01T10:00:00+00:00"),  # 2 digits
+        ("Thu, 01 Jan 1970 00:00:00 +0000", "1970-01-01T00:00:00+00:00"),
+        ("Fri, 31 Dec 9999 23:59:59 +0000", "9999-12-31T23:59:59+00:00"),
+        ("Tue, 2 Jan 2024 09:30:00 +0100 (CET)", "2024-01-02T09:30:00+01:00"),
+    ],
+)
+def test_dates_at_the_edges_are_kept(value, expected):
+    raw = b"From: a@example.nl\r\nDate: %s\r\nSubject: when\r\n\r\nbody\r\n"
+    info = parse_headers(raw % value.encode())
+    assert info.date.isoformat() == expected
+    assert not any(p.startswith("invalid Date") for p in info.problems)
 
 
 def test_missing_and_garbage_from():
@@ -493,6 +526,32 @@ def test_decode_helpers_never_raise():
     assert decode_rfc2047(None) == ("", [])
 
 
+def _storable(text):
+    """What a database text column takes: no NUL, encodable as UTF-8."""
+    return "\x00" not in text and text.encode("utf-8", "strict") is not None
+
+
+def test_decoded_text_is_always_storable():
+    """Some codecs decode to unpaired surrogates (utf-7) or NUL (unicode_escape),
+    and NUL bytes are valid UTF-8: no column could store such text."""
+    assert decode_bytes(b"x +2D0- y", "utf-7") == (
+        "x \ufffd y",
+        "NUL or unpaired surrogate characters replaced",
+    )
+    assert decode_bytes(b"a\\x00b \\ud83d", "unicode_escape")[0] == "a\ufffdb \ufffd"
+    assert decode_bytes(b"a\x00b", None)[0] == "a\ufffdb"
+    assert decode_bytes(b"+2D3eAA-", "utf-7") == ("\U0001f600", None)  # a real pair
+    raw = (
+        b"From: =?utf-7?Q?+2D0-?= <a@example.nl>\r\nSubject: =?utf-7?Q?+2D0-?= hi\r\n"
+        b"Content-Type: text/plain; charset=unicode_escape\r\n\r\nnul \\x00 \\udc00\r\n"
+    )
+    parsed = safe_parse(raw)
+    assert parsed.raw_fallback_reason is None
+    texts = [parsed.info.subject, parsed.info.from_[0].name, parsed.body_text]
+    assert all(_storable(text) for text in texts), texts
+    assert parsed.info.subject == "\ufffd hi"
+
+
 # ---------------------------------------------------------------------------
 # dedup key
 
@@ -527,7 +586,6 @@ def test_dedup_key_same_mail_other_transit_headers():
     again = parse_headers(transit_variant(MAIL))
     assert info.dedup_key == again.dedup_key
     assert info.dedup_key.startswith("mid:cv-1@example.nl:")
-    assert dedup_key(MAIL, "<cv-1@example.nl>") == info.dedup_key
 
 
 def test_dedup_key_forged_message_id_differs():
@@ -544,7 +602,6 @@ def test_dedup_key_without_message_id_is_stable():
     assert key.startswith("sha256:") and len(key) == len("sha256:") + 64
     assert parse_headers(raw).dedup_key == key
     assert parse_headers(transit_variant(raw)).dedup_key == key
-    assert dedup_key(raw, None) == key
     assert parse_headers(raw.replace(b"My CV.", b"Other")).dedup_key != key
 
 
@@ -553,14 +610,17 @@ def test_dedup_key_of_mail_without_content_headers_covers_all_of_it():
     # garbage messages never share a key (the second one would be dropped).
     garbage = parse_headers(sample("bad/binary_garbage.eml")).dedup_key
     assert garbage != parse_headers(sample("bad/only_blank_lines.eml")).dedup_key
-    assert dedup_key(b"junk one\r\n") != dedup_key(b"junk two\r\n")
-    assert dedup_key(b"junk one\r\n") == dedup_key(b"junk one\n")
+    junk = parse_headers(b"junk one\r\n").dedup_key
+    assert junk != parse_headers(b"junk two\r\n").dedup_key
+    assert junk == parse_headers(b"junk one\n").dedup_key
 
 
 def test_dedup_key_never_raises():
     for raw in (b"", None, b"\x00\xff" * 100, "text"):
-        assert dedup_key(raw, None).startswith("sha256:")
-        assert dedup_key(raw, "<x@y>").startswith("mid:x@y:")
+        assert parse_headers(raw).dedup_key.startswith("sha256:")
+    for raw in (b"", b"\x00\xff" * 100, b"text"):
+        with_id = b"Message-ID: <x@y>\r\n" + raw
+        assert parse_headers(with_id).dedup_key.startswith("mid:x@y:")
 
 
 # ---------------------------------------------------------------------------

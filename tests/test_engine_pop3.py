@@ -33,7 +33,7 @@ def test_engine_pop3_login(mail_user, new_message, security):
         if security != "none":
             assert mailbox.pop.sock.version().startswith("TLS")
     assert len(listing) == 1 and listing[0][0] == 1 and listing[0][2] > 0
-    assert mailbox._pop is None
+    assert not mailbox.connected
 
 
 def test_engine_pop3_wrong_password(mail_user):
@@ -159,6 +159,7 @@ def test_engine_pop3_oversize_reported(mail_user, new_message):
         small, big = mailbox.new_messages(set(), max_message_size=10_000)
     assert small.raw and not small.oversize
     assert big.raw is None and big.oversize and big.size > 30_000
+    assert big.server_id == "pop3:" + big.uidl != small.server_id
 
 
 def test_engine_pop3_keep_copy_deletes_nothing(mail_user, dovecot, new_message):

@@ -12,7 +12,6 @@ from .errors import (
     FolderNotFound,
     HostNotFound,
     MailError,
-    MessageTooLarge,
     NetworkError,
     PlaintextLoginDisabled,
     ProtocolError,
@@ -29,13 +28,6 @@ from .imap import Cursor, FetchedMessage, Folder, FolderSync, ImapMailbox, SyncB
 from .pop3 import Pop3Mailbox, PopMessage, uidls_to_delete
 from .settings import ConnectionSettings, default_port
 from .tls import create_ssl_context
-
-
-def open_mailbox(settings):
-    """An :class:`ImapMailbox` or :class:`Pop3Mailbox` for ``settings.protocol``."""
-    if settings.protocol == "pop3":
-        return Pop3Mailbox(settings)
-    return ImapMailbox(settings)
 
 
 __all__ = [
@@ -56,7 +48,6 @@ __all__ = [
     "HostNotFound",
     "ImapMailbox",
     "MailError",
-    "MessageTooLarge",
     "NetworkError",
     "PlaintextLoginDisabled",
     "Pop3Mailbox",
@@ -72,7 +63,6 @@ __all__ = [
     "create_ssl_context",
     "default_port",
     "diagnose",
-    "open_mailbox",
     "translate_exception",
     "uidls_to_delete",
 ]

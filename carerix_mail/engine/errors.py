@@ -190,13 +190,6 @@ class ProtocolError(MailError):
     template = _lt("The mail server %(host)s answered with an error: %(reason)s")
 
 
-class MessageTooLarge(MailError):
-    template = _lt(
-        "The message %(uid)s in %(folder)s is %(size)s bytes, more than the limit of "
-        "%(limit)s bytes."
-    )
-
-
 # --------------------------------------------------------------------------------------
 # Cleaning server text
 # --------------------------------------------------------------------------------------

@@ -22,22 +22,17 @@ import datetime
 import imaplib
 import logging
 import re
-import socket
 
 from imapclient import IMAPClient, SocketTimeout
 
-from .deadline import DeadlineReader
+from .connection import EngineSocket, MailboxConnection
 from .errors import (
-    MailError,
     NetworkError,
     PlaintextLoginDisabled,
     StartTlsNotOffered,
     TlsError,
-    translate_exception,
 )
 from .folders import guess_role
-
-_logger = logging.getLogger(__name__)
 
 _BROKEN_CONNECTION = (OSError, NetworkError, TlsError, imaplib.IMAP4.abort)
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]", re.IGNORECASE)
@@ -74,6 +69,11 @@ class FetchedMessage:
     flags: tuple
     raw: bytes | None
     oversize: bool = False
+
+    @property
+    def server_id(self):
+        """Which message this is on the server: UIDVALIDITY, UID and folder."""
+        return "imap:%d:%d:%s" % (self.uidvalidity, self.uid, self.folder)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,59 +150,44 @@ class FolderSync:
             )
 
 
-class _Phase:
-    """Tells a connect timeout from a server that does not answer."""
+class _EngineIMAP4(EngineSocket, imaplib.IMAP4):
+    """imaplib connection (see :class:`~.connection.EngineSocket`) that counts
+    the commands the server completes.
 
-    def __init__(self):
-        self.value = "connect"
-
-
-class _EngineIMAP4(imaplib.IMAP4):
-    """imaplib connection with a connect timeout, then a read timeout, and TLS.
-
-    Each line or literal has a deadline (:mod:`.deadline`), so a server
-    sending one byte at a time is aborted like a silent one.
+    RFC 3501 answers every command with one tagged line; untagged data starts
+    with ``*``, a continuation request with ``+``, and the rest of a line
+    interrupted by a literal follows the :meth:`read` of that literal. So a
+    line read here that is none of these completes a command.
     """
 
-    def __init__(self, host, port, timeouts, ssl_context, phase):
-        self._engine_timeouts = timeouts
-        self._engine_ssl_context = ssl_context
-        self._engine_phase = phase
-        self._engine_reader = DeadlineReader(timeouts.read)
-        super().__init__(host, port, timeout=timeouts.connect)
+    def __init__(self, settings, ssl_context, session):
+        self._engine_after_literal = False
+        super().__init__(settings, ssl_context, session)
 
     def readline(self):  # pylint: disable=method-required-super; replaces it
         line = self._engine_reader.readline(self.sock, imaplib._MAXLINE)
         if len(line) > imaplib._MAXLINE:
             raise self.error("got more than %d bytes" % imaplib._MAXLINE)
+        if self._engine_after_literal:
+            self._engine_after_literal = False
+        elif line and line[:1] not in (b"*", b"+"):
+            self._engine_session.commands += 1
         return line
 
     def read(self, size):  # pylint: disable=method-required-super; replaces it
+        self._engine_after_literal = True
         return self._engine_reader.read(self.sock, size)
-
-    def _create_socket(self, timeout=None):
-        sock = socket.create_connection((self.host, self.port), timeout)
-        self._engine_phase.value = "read"
-        try:
-            sock.settimeout(self._engine_timeouts.read)
-            if self._engine_ssl_context is not None:
-                sock = self._engine_ssl_context.wrap_socket(
-                    sock, server_hostname=self.host
-                )
-        except BaseException:
-            sock.close()
-            raise
-        return sock
 
 
 class _EngineIMAPClient(IMAPClient):
-    def __init__(self, settings, ssl_context, phase):
-        self._engine_phase = phase
+    def __init__(self, settings, ssl_context, session):
+        self._engine_settings = settings
         self._engine_ssl_context = ssl_context
+        self._engine_session = session
         super().__init__(
             settings.host,
             port=settings.port,
-            ssl=settings.security == "ssl",
+            ssl=ssl_context is not None,
             ssl_context=ssl_context,
             timeout=SocketTimeout(
                 connect=settings.connect_timeout, read=settings.read_timeout
@@ -211,136 +196,81 @@ class _EngineIMAPClient(IMAPClient):
 
     def _create_IMAP4(self):
         return _EngineIMAP4(
-            self.host,
-            self.port,
-            self._timeout,
-            self._engine_ssl_context if self.ssl else None,
-            self._engine_phase,
+            self._engine_settings, self._engine_ssl_context, self._engine_session
         )
 
 
-class ImapMailbox:
+class ImapMailbox(MailboxConnection):
     """A logged-in IMAP session; use as a context manager.
 
     ``__enter__`` connects, secures (SSL or STARTTLS as configured) and logs in;
-    ``__exit__`` logs out and always closes the socket. Every failure is raised
-    as a :class:`~.errors.MailError`. ``commands`` counts the IMAP commands sent
-    (round trips) since the connection was opened; ``commands_after_login``
-    excludes the ones needed to connect and log in.
+    ``__exit__`` logs out (unless the connection broke) and always closes the
+    socket. Every failure is raised as a :class:`~.errors.MailError`.
+    ``commands`` counts the IMAP commands the server completed (round trips)
+    since the connection was opened; ``commands_after_login`` excludes the ones
+    needed to connect and log in.
     """
 
+    protocol = "imap"
+    label = "IMAP"
+
     def __init__(self, settings):
-        if settings.protocol != "imap":
-            raise ValueError("ImapMailbox needs protocol 'imap'")
-        self.settings = settings
-        self._client = None
+        super().__init__(settings)
         self._selected = None  # the folder opened by the last EXAMINE
-        self._phase = _Phase()
-        self.commands = 0
         self.login_commands = 0
         self.capabilities = ()
 
     # -- connection ------------------------------------------------------------------
 
-    def __enter__(self):
-        self.connect()
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        # After a network failure a LOGOUT would only wait for another timeout.
-        self.close(logout=exc is None or not isinstance(exc, _BROKEN_CONNECTION))
-        return False
+    @property
+    def commands(self):
+        return self._session.commands
 
     @property
     def commands_after_login(self):
         return self.commands - self.login_commands
 
-    def _translate(self, exc, folder=None):
-        return translate_exception(
-            exc, self.settings, phase=self._phase.value, folder=folder
-        )
+    @property
+    def client(self):
+        """The logged-in ``IMAPClient``; ``RuntimeError`` when not connected."""
+        return self._require_connection()
 
-    def connect(self):
+    def _open(self, ssl_context, session):
+        client = _EngineIMAPClient(self.settings, ssl_context, session)
+        if not logging.getLogger("imapclient.imaplib").isEnabledFor(logging.DEBUG):
+            # imapclient sets imaplib's debug level 5: every line is formatted
+            # for a logger nobody listens to.
+            client._imap.debug = 0
+        return client
+
+    def _log_in(self, ssl_context):
         settings = self.settings
-        self._phase = _Phase()
-        context = None
-        if settings.security in ("ssl", "starttls"):
-            context = settings.ssl_context()
-        try:
-            self._client = _EngineIMAPClient(settings, context, self._phase)
-            self._count_commands()
-            if not logging.getLogger("imapclient.imaplib").isEnabledFor(logging.DEBUG):
-                # imapclient sets imaplib's debug level 5: every line is formatted
-                # for a logger nobody listens to.
-                self._client._imap.debug = 0
-            if settings.security == "starttls":
-                if not self._client.has_capability("STARTTLS"):
-                    raise StartTlsNotOffered(
-                        host=settings.host, port=settings.port, login=settings.login
-                    )
-                self._client.starttls(context)
-            elif settings.security == "none" and self._client.has_capability(
-                "LOGINDISABLED"
-            ):
-                raise PlaintextLoginDisabled(host=settings.host, login=settings.login)
-            self._client.login(settings.login, settings.password)
-            self.capabilities = tuple(self._client.capabilities())
-        except MailError:
-            self._abort()
-            raise
-        except BaseException as exc:
-            self._abort()
-            if isinstance(exc, Exception):
-                raise self._translate(exc) from exc
-            raise
+        client = self._connection
+        if settings.security == "starttls":
+            if not client.has_capability("STARTTLS"):
+                raise StartTlsNotOffered(
+                    host=settings.host, port=settings.port, login=settings.login
+                )
+            client.starttls(ssl_context)
+        elif settings.security == "none" and client.has_capability("LOGINDISABLED"):
+            raise PlaintextLoginDisabled(host=settings.host, login=settings.login)
+        client.login(settings.login, settings.password)
+        self.capabilities = tuple(client.capabilities())
         self.login_commands = self.commands
-        _logger.debug(
-            "IMAP %s@%s:%s logged in (%s)",
-            settings.login,
-            settings.host,
-            settings.port,
-            settings.security,
-        )
-        return self
 
-    def _count_commands(self):
-        imap = self._client._imap
-        new_tag = imap._new_tag
+    def _say_goodbye(self, connection):
+        connection.logout()
 
-        def counting_new_tag():
-            self.commands += 1
-            return new_tag()
+    def _hard_close(self, connection):
+        connection.shutdown()
 
-        imap._new_tag = counting_new_tag
-
-    def _abort(self):
-        client, self._client = self._client, None
-        if client is None:
-            return
-        try:
-            client.shutdown()
-        except Exception:  # the socket may be half-open or already closed
-            _logger.debug("IMAP shutdown failed", exc_info=True)
+    def _goodbye_on_exit(self, exc):
+        # After a network failure a LOGOUT would only wait for another timeout.
+        return exc is None or not isinstance(exc, _BROKEN_CONNECTION)
 
     def close(self, logout=True):
         """Log out (unless ``logout`` is False) and close the socket, never raising."""
-        client = self._client
-        if client is None:
-            return
-        if logout:
-            try:
-                client.logout()
-                self._client = None
-                return
-            except Exception:
-                _logger.debug("IMAP logout failed", exc_info=True)
-        self._abort()
-
-    @property
-    def client(self):
-        if self._client is None:
-            raise RuntimeError("the mailbox is not connected")
-        return self._client
+        self._disconnect(goodbye=logout)
 
     # -- folders ---------------------------------------------------------------------
 
@@ -351,21 +281,16 @@ class ImapMailbox:
         (RFC 6154), else XLIST when offered, else a plain LIST.
         """
         client = self.client
-        try:
-            if client.has_capability("SPECIAL-USE") and client.has_capability(
-                "LIST-EXTENDED"
-            ):
-                entries = self._list_special_use()
-            elif client.has_capability("XLIST") and not client.has_capability(
-                "SPECIAL-USE"
-            ):
-                entries = client.xlist_folders()
-            else:
-                entries = client.list_folders()
-        except MailError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc) from exc
+        if client.has_capability("SPECIAL-USE") and client.has_capability(
+            "LIST-EXTENDED"
+        ):
+            entries = self._call(self._list_special_use)
+        elif client.has_capability("XLIST") and not client.has_capability(
+            "SPECIAL-USE"
+        ):
+            entries = self._call(client.xlist_folders)
+        else:
+            entries = self._call(client.list_folders)
         folders = []
         for flags, delimiter, name in entries:
             flags = tuple(flags or ())
@@ -393,18 +318,19 @@ class ImapMailbox:
         return client._proc_folder_list(data)
 
     def _status(self, folder):
-        try:
-            # Not MESSAGES: a server may count the folder for it (Dovecot on
-            # Maildir takes 2.5 ms for 10,000 messages, UIDNEXT 0.3 ms).
-            return self.client.folder_status(folder, [b"UIDNEXT", b"UIDVALIDITY"])
-        except Exception as exc:
-            raise self._translate(exc, folder=folder) from exc
+        # Not MESSAGES: a server may count the folder for it (Dovecot on
+        # Maildir takes 2.5 ms for 10,000 messages, UIDNEXT 0.3 ms).
+        return self._call(
+            self.client.folder_status,
+            folder,
+            [b"UIDNEXT", b"UIDVALIDITY"],
+            folder=folder,
+        )
 
     def _examine(self, folder):
-        try:
-            return self.client.select_folder(folder, readonly=True)
-        except Exception as exc:
-            raise self._translate(exc, folder=folder) from exc
+        return self._call(
+            self.client.select_folder, folder, readonly=True, folder=folder
+        )
 
     # -- sync ------------------------------------------------------------------------
 
@@ -460,10 +386,9 @@ class ImapMailbox:
         client = self.client
         folder = sync.folder
         last_uid = sync.start_cursor.last_uid
-        try:
-            uids = client.search([b"UID", b"%d:*" % (last_uid + 1)])
-        except Exception as exc:
-            raise self._translate(exc, folder=folder) from exc
+        uids = self._call(
+            client.search, [b"UID", b"%d:*" % (last_uid + 1)], folder=folder
+        )
         # "n:*" always matches the highest UID, even when it is below n.
         uids = sorted(uid for uid in uids if uid > last_uid)
         if not uids and sync.uidnext and int(sync.uidnext) - 1 > last_uid:
@@ -474,10 +399,12 @@ class ImapMailbox:
         cursor = sync.start_cursor
         for start in range(0, len(uids), batch_size):
             chunk = uids[start : start + batch_size]
-            try:
-                meta = client.fetch(chunk, [b"RFC822.SIZE", b"INTERNALDATE", b"FLAGS"])
-            except Exception as exc:
-                raise self._translate(exc, folder=folder) from exc
+            meta = self._call(
+                client.fetch,
+                chunk,
+                [b"RFC822.SIZE", b"INTERNALDATE", b"FLAGS"],
+                folder=folder,
+            )
             group, group_bytes = [], 0
             for uid in chunk:
                 item = meta.get(uid)
@@ -509,10 +436,9 @@ class ImapMailbox:
         wanted = [uid for uid, _size, _item, ok in group if ok]
         bodies = {}
         if wanted:
-            try:
-                bodies = self.client.fetch(wanted, [b"BODY.PEEK[]"])
-            except Exception as exc:
-                raise self._translate(exc, folder=sync.folder) from exc
+            bodies = self._call(
+                self.client.fetch, wanted, [b"BODY.PEEK[]"], folder=sync.folder
+            )
         messages = []
         for uid, size, item, ok in group:
             raw = None
@@ -544,10 +470,14 @@ class ImapMailbox:
         (UIDPLUS ``APPENDUID``), else None."""
         if isinstance(folder, Folder):
             folder = folder.name
-        try:
-            response = self.client.append(folder, raw, flags=flags, msg_time=msg_time)
-        except Exception as exc:
-            raise self._translate(exc, folder=folder) from exc
+        response = self._call(
+            self.client.append,
+            folder,
+            raw,
+            flags=flags,
+            msg_time=msg_time,
+            folder=folder,
+        )
         if isinstance(response, str):
             response = response.encode("utf-8", "replace")
         match = _APPENDUID.search(response or b"")

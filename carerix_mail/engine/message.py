@@ -4,7 +4,7 @@ Every public function here takes whatever bytes a mail server hands over and ret
 what it could make of them plus a tuple of ``problems`` (short English strings).
 None of them raises, whatever the input: a message that cannot be parsed in full is
 reported through :attr:`ParsedMessage.raw_fallback_reason`, and the caller stores
-the raw ``.eml`` with that reason (DESIGN.md, Reliability rules).
+the raw ``.eml`` with that reason, so no mail is ever lost to a parser error.
 
 Cost is bounded: :func:`parse_headers` reads only the header block (up to
 :data:`MAX_HEADER_BYTES`) so it does not grow with the body, addresses are capped
@@ -62,6 +62,7 @@ _PREFIX_RE = re.compile(
 )
 _WS_RE = re.compile(r"\s+")
 _CTRL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")
 _HEADER_END_RE = re.compile(rb"\r?\n\r?\n")
 _LINE_SPLIT_RE = re.compile(rb"\r\n|\n|\r")
 _HEADER_NAME_RE = re.compile(rb"^[!-9;-~]+$")  # printable ASCII except ":"
@@ -110,7 +111,11 @@ _SINGLE_HEADERS = (
     (b"from", "From"),
     (b"date", "Date"),
 )
-# Headers whose values identify a message's content (see dedup_key).
+# A Date header holding another date is taken as no date: the mail was then
+# received now. Mail did not exist before 1970.
+MIN_DATE_YEAR = 1970
+_WRITTEN_YEAR = re.compile(r"\b\d{1,2}\s+[A-Za-z]{3,}\.?\s+(\d{3,})\b")
+# Headers whose values identify a message's content (see _dedup_key).
 _CONTENT_HEADERS = (b"from", b"to", b"cc", b"date", b"subject")
 
 
@@ -206,8 +211,18 @@ def decode_bytes(data, charset=None):
 
     A known charset decodes with replacement characters for invalid bytes. An
     unknown or missing charset tries UTF-8 and falls back to cp1252 / latin-1.
+    NUL and unpaired surrogates (from NUL bytes, or codecs such as utf-7 and
+    unicode_escape), which no database text can hold, become U+FFFD.
     Returns ``(text, problem_or_None)``.
     """
+    text, problem = _decode_bytes(data, charset)
+    if _UNSTORABLE_RE.search(text):
+        text = _UNSTORABLE_RE.sub("\ufffd", text)
+        problem = problem or "NUL or unpaired surrogate characters replaced"
+    return text, problem
+
+
+def _decode_bytes(data, charset):
     data = _as_bytes(data)
     codec = _lookup_charset(charset)
     if codec:
@@ -581,17 +596,36 @@ def _parse_addresses(value, field_name, problems, budget):
 
 
 def _parse_date(text):
-    """Aware datetime for a Date header value (naive values are taken as UTC)."""
+    """Aware datetime for a Date header value (naive values are taken as UTC).
+
+    Raises ValueError for a date outside :data:`MIN_DATE_YEAR` to 9999 in UTC
+    (OverflowError when it cannot even be converted to UTC), and for a year
+    written with three or more digits that the standard parser would read as
+    another one (``0000`` read as 2000).
+    """
     parts = parsedate_tz(text)
     if parts is not None:
+        year = _written_year(text)
+        if year is not None and year != parts[0]:
+            raise ValueError("year %d" % year)
         offset = parts[9] or 0
         moment = datetime.datetime(*parts[:6])
         tzinfo = datetime.timezone(datetime.timedelta(seconds=offset))
-        return moment.replace(tzinfo=tzinfo)
-    moment = datetime.datetime.fromisoformat(text.strip())
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
+        moment = moment.replace(tzinfo=tzinfo)
+    else:
+        moment = datetime.datetime.fromisoformat(text.strip())
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=datetime.timezone.utc)
+    if moment.astimezone(datetime.timezone.utc).year < MIN_DATE_YEAR:
+        raise ValueError("before %d" % MIN_DATE_YEAR)
     return moment
+
+
+def _written_year(text):
+    """The year of an RFC 5322 date as written (``dd Mon yyyy``), when it has
+    three or more digits; None otherwise."""
+    match = _WRITTEN_YEAR.search(text)
+    return int(match.group(1)) if match else None
 
 
 # ---------------------------------------------------------------------------
@@ -602,14 +636,10 @@ def _unfold_value(value):
     return b" ".join(value.split())
 
 
-def _content_digest(raw, headers=None, body_start=None):
+def _content_digest(raw, headers, body_start):
     """sha256 over From/To/Cc/Date/Subject values and the body (line endings
     normalized, trailing whitespace ignored); over the whole message when it
     has none of those headers."""
-    if headers is None:
-        headers, body_start, _problems = _parse_header_block(
-            raw, 0, len(raw), MAX_HEADER_BYTES
-        )
     digest = hashlib.sha256()
     identified = False
     for name in _CONTENT_HEADERS:
@@ -624,34 +654,6 @@ def _content_digest(raw, headers=None, body_start=None):
         body = body.replace(b"\r\n", b"\n")
     digest.update(body.rstrip(b" \t\r\n"))
     return digest.hexdigest()
-
-
-def dedup_key(raw, message_id=None):
-    """Identity of a message for deduplication per owner.
-
-    Message-ID alone is not identity (anyone can send a mail with a guessed
-    Message-ID, DESIGN.md), so the key combines it with a content hash:
-
-    - with a Message-ID: ``"mid:<normalized message-id>:<sha256 hex>"``;
-    - without one: ``"sha256:<sha256 hex>"``.
-
-    The content hash covers only what does not change in transit: the values of
-    From, To, Cc, Date and Subject (unfolded) and the body after the first blank
-    line, with CRLF turned into LF and trailing whitespace ignored. Received,
-    Return-Path, Delivered-To, X-* and every other header a server adds or rewrites
-    are left out, so the same mail fetched twice, from another folder or over POP
-    instead of IMAP gets the same key, while a mail that reuses a known Message-ID
-    with other content gets another key. Never raises.
-    """
-    raw = _as_bytes(raw)
-    try:
-        content = _content_digest(raw)
-    except Exception:
-        content = hashlib.sha256(raw).hexdigest()
-    message_id = normalize_message_id(message_id) if message_id else None
-    if message_id:
-        return "mid:%s:%s" % (message_id, content)
-    return "sha256:" + content
 
 
 # ---------------------------------------------------------------------------
@@ -747,16 +749,30 @@ def _parse_info(raw, headers, body_start, problems):
     fields.setdefault("message_id", None)
     fields["normalized_subject"] = normalize_subject(fields.get("subject"))
     try:
-        fields["dedup_key"] = _dedup_key_from_parts(
-            raw, fields["message_id"], headers, body_start
-        )
+        fields["dedup_key"] = _dedup_key(raw, fields["message_id"], headers, body_start)
     except Exception:
         fields["dedup_key"] = "sha256:" + hashlib.sha256(raw).hexdigest()
     return MessageInfo(problems=tuple(problems), **fields)
 
 
-def _dedup_key_from_parts(raw, message_id, headers, body_start):
-    """:func:`dedup_key` reusing an already parsed header block."""
+def _dedup_key(raw, message_id, headers, body_start):
+    """Identity of a message for deduplication per owner.
+
+    A Message-ID alone is not identity (anyone can send a mail with a guessed
+    Message-ID), so the key combines the normalized ``message_id`` with a
+    content hash:
+
+    - with a Message-ID: ``"mid:<normalized message-id>:<sha256 hex>"``;
+    - without one: ``"sha256:<sha256 hex>"``.
+
+    The content hash covers only what does not change in transit: the values of
+    From, To, Cc, Date and Subject (unfolded) and the body after the first blank
+    line, with CRLF turned into LF and trailing whitespace ignored. Received,
+    Return-Path, Delivered-To, X-* and every other header a server adds or rewrites
+    are left out, so the same mail fetched twice, from another folder or over POP
+    instead of IMAP gets the same key, while a mail that reuses a known Message-ID
+    with other content gets another key.
+    """
     content = _content_digest(raw, headers, body_start)
     if message_id:
         return "mid:%s:%s" % (message_id, content)

@@ -13,18 +13,10 @@ Usage::
 
 import dataclasses
 import datetime
-import logging
 import poplib
-import socket
 
-from .deadline import DeadlineReader
-from .errors import (
-    MailError,
-    StartTlsNotOffered,
-    translate_exception,
-)
-
-_logger = logging.getLogger(__name__)
+from .connection import EngineSocket, MailboxConnection
+from .errors import StartTlsNotOffered
 
 # poplib refuses lines over 2048 bytes; real mail (unwrapped HTML) has longer ones.
 _MAX_LINE = 1_000_000
@@ -40,36 +32,14 @@ class PopMessage:
     oversize: bool = False
     msgnum: int = 0
 
+    @property
+    def server_id(self):
+        """Which message this is on the server: its UIDL."""
+        return "pop3:%s" % self.uidl
 
-class _Phase:
-    def __init__(self):
-        self.value = "connect"
 
-
-class _EnginePOP3(poplib.POP3):
-    """poplib connection: connect timeout, then read timeout, optional TLS."""
-
-    def __init__(self, host, port, settings, ssl_context, phase):
-        self._engine_settings = settings
-        self._engine_ssl_context = ssl_context
-        self._engine_phase = phase
-        self._engine_reader = DeadlineReader(settings.read_timeout)
-        super().__init__(host, port, timeout=settings.connect_timeout)
-
-    def _create_socket(self, timeout):
-        sock = socket.create_connection((self.host, self.port), timeout)
-        self._engine_phase.value = "read"
-        try:
-            sock.settimeout(self._engine_settings.read_timeout)
-            if self._engine_ssl_context is not None:
-                sock = self._engine_ssl_context.wrap_socket(
-                    sock, server_hostname=self.host
-                )
-                self._tls_established = True
-        except BaseException:
-            sock.close()
-            raise
-        return sock
+class _EnginePOP3(EngineSocket, poplib.POP3):
+    """poplib connection (see :class:`~.connection.EngineSocket`)."""
 
     def _getline(self):
         # A deadline per line (:mod:`.deadline`): trickling servers are aborted.
@@ -90,7 +60,7 @@ def _ascii(value):
     return value.decode("ascii", "replace") if isinstance(value, bytes) else value
 
 
-class Pop3Mailbox:
+class Pop3Mailbox(MailboxConnection):
     """A logged-in POP3 session; use as a context manager.
 
     ``__enter__`` connects (POP3S, or POP3 upgraded with STLS, or plaintext only
@@ -99,104 +69,59 @@ class Pop3Mailbox:
     otherwise it just closes the socket and the server deletes nothing.
     """
 
+    protocol = "pop3"
+    label = "POP3"
+
     def __init__(self, settings):
-        if settings.protocol != "pop3":
-            raise ValueError("Pop3Mailbox needs protocol 'pop3'")
-        self.settings = settings
-        self._pop = None
-        self._phase = _Phase()
+        super().__init__(settings)
         self._listing = None
         self.deleted = []
 
-    def __enter__(self):
-        self.connect()
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc is None:
-            self.quit()
-        else:
-            self.close()
-        return False
-
-    def _translate(self, exc):
-        return translate_exception(exc, self.settings, phase=self._phase.value)
-
-    def _call(self, method, *args):
-        try:
-            return getattr(self.pop, method)(*args)
-        except MailError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc) from exc
-
     @property
     def pop(self):
-        if self._pop is None:
-            raise RuntimeError("the mailbox is not connected")
-        return self._pop
+        """The logged-in ``poplib.POP3``; ``RuntimeError`` when not connected."""
+        return self._require_connection()
 
-    def connect(self):
+    def _open(self, ssl_context, session):
+        return _EnginePOP3(self.settings, ssl_context, session)
+
+    def _log_in(self, ssl_context):
         settings = self.settings
-        self._phase = _Phase()
-        context = None
-        if settings.security in ("ssl", "starttls"):
-            context = settings.ssl_context()
-        params = {"host": settings.host, "port": settings.port, "login": settings.login}
-        try:
-            self._pop = _EnginePOP3(
-                settings.host,
-                settings.port,
-                settings,
-                context if settings.security == "ssl" else None,
-                self._phase,
-            )
-            if settings.security == "starttls":
-                try:
-                    capabilities = self._pop.capa()
-                except poplib.error_proto:
-                    capabilities = {}
-                if "STLS" not in capabilities:
-                    raise StartTlsNotOffered(**params)
-                self._pop.stls(context)
-            self._pop.user(settings.login)
-            self._pop.pass_(settings.password)
-        except MailError:
-            self.close()
-            raise
-        except BaseException as exc:
-            self.close()
-            if isinstance(exc, Exception):
-                raise self._translate(exc) from exc
-            raise
-        return self
+        pop = self._connection
+        if settings.security == "starttls":
+            try:
+                capabilities = pop.capa()
+            except poplib.error_proto:
+                capabilities = {}
+            if "STLS" not in capabilities:
+                raise StartTlsNotOffered(
+                    host=settings.host, port=settings.port, login=settings.login
+                )
+            pop.stls(ssl_context)
+        pop.user(settings.login)
+        pop.pass_(settings.password)
+
+    def _say_goodbye(self, connection):
+        connection.quit()
+
+    def _hard_close(self, connection):
+        connection.close()
 
     def quit(self):
         """Send QUIT (the server then applies DELE marks) and close, never raising."""
-        pop = self._pop
-        if pop is None:
-            return
-        try:
-            pop.quit()
-        except Exception:
-            _logger.debug("POP3 QUIT failed", exc_info=True)
-        finally:
-            self.close()
+        self._disconnect(goodbye=True)
 
     def close(self):
         """Close the socket without QUIT: the server deletes nothing."""
-        pop, self._pop = self._pop, None
-        if pop is None:
-            return
-        try:
-            pop.close()
-        except Exception:
-            _logger.debug("POP3 close failed", exc_info=True)
+        self._disconnect(goodbye=False)
+
+    def _command(self, method, *args):
+        return self._call(getattr(self.pop, method), *args)
 
     def list_uidls(self):
         """``[(msgnum, uidl, size), ...]`` in server order (UIDL + LIST)."""
-        _resp, uidl_lines, _octets = self._call("uidl")
-        _resp, list_lines, _octets = self._call("list")
+        _resp, uidl_lines, _octets = self._command("uidl")
+        _resp, list_lines, _octets = self._command("list")
         sizes = {}
         for line in list_lines:
             parts = _ascii(line).split()
@@ -233,7 +158,7 @@ class Pop3Mailbox:
             if max_message_size is not None and size > max_message_size:
                 yield PopMessage(uidl, size, None, True, num)
                 continue
-            _resp, lines, _octets = self._call("retr", num)
+            _resp, lines, _octets = self._command("retr", num)
             raw = b"\r\n".join(lines) + b"\r\n"
             yield PopMessage(uidl, size, raw, False, num)
 
@@ -251,7 +176,7 @@ class Pop3Mailbox:
             num = numbers.get(uidl)
             if num is None or uidl in self.deleted:
                 continue
-            self._call("dele", num)
+            self._command("dele", num)
             self.deleted.append(uidl)
             marked.append(uidl)
         return marked

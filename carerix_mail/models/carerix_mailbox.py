@@ -85,6 +85,12 @@ class CarerixMailbox(models.Model):
     count_fetched = fields.Integer("Fetched", readonly=True)
     count_archived = fields.Integer("Archived", readonly=True)
     count_unmatched = fields.Integer("Unmatched", readonly=True)
+    count_skipped = fields.Integer(
+        "Not stored",
+        readonly=True,
+        help="Messages that could not be stored, not even as they arrived: they "
+        "stay on the mail server and the server log says why.",
+    )
     folder_ids = fields.One2many("carerix.mailbox.folder", "mailbox_id", "Folders")
     uidl_ids = fields.One2many("carerix.mailbox.uidl", "mailbox_id", "POP3 messages")
 
@@ -412,6 +418,7 @@ class CarerixMailbox(models.Model):
                     "count_fetched": lock_box.count_fetched + stats["fetched"],
                     "count_archived": lock_box.count_archived + stats["archived"],
                     "count_unmatched": lock_box.count_unmatched + stats["unmatched"],
+                    "count_skipped": lock_box.count_skipped + stats["skipped"],
                 }
             )
             lock_box.write(health)
@@ -430,7 +437,7 @@ class CarerixMailbox(models.Model):
         """
         self.ensure_one()
         cr = self.env.cr
-        stats = {"fetched": 0, "archived": 0, "unmatched": 0}
+        stats = {"fetched": 0, "archived": 0, "unmatched": 0, "skipped": 0}
         # Until a sync has completed, what is fetched was in the mailbox before
         # it was connected: history, archived without an Inbox notification
         # per mail (an interrupted first sync goes on the same way).
@@ -525,7 +532,9 @@ class CarerixMailbox(models.Model):
         if batch:
             self._archive_pop3_batch(batch, known, stats)
         present = {uidl for _num, uidl, _size in client.list_uidls()}
-        archived = {uidl: rec.first_archived for uidl, rec in known.items()}
+        archived = {
+            uidl: rec.first_archived for uidl, rec in known.items() if not rec.skipped
+        }
         to_delete = uidls_to_delete(
             archived,
             present,
@@ -544,10 +553,19 @@ class CarerixMailbox(models.Model):
             stale.unlink()
 
     def _archive_pop3_batch(self, messages, known, stats):
-        """Archive POP3 ``messages`` and commit them with their UIDLs."""
-        self._archive_fetched_batch(messages, "incoming", "INBOX", stats)
+        """Archive POP3 ``messages`` and commit them with their UIDLs (a
+        skipped message is not fetched again, nor ever deleted)."""
+        skipped = self._archive_fetched_batch(messages, "incoming", "INBOX", stats)
+        skipped_uidls = {message.uidl for message in skipped}
         uidls = self.env["carerix.mailbox.uidl"].create(
-            [{"mailbox_id": self.id, "uidl": message.uidl} for message in messages]
+            [
+                {
+                    "mailbox_id": self.id,
+                    "uidl": m.uidl,
+                    "skipped": m.uidl in skipped_uidls,
+                }
+                for m in messages
+            ]
         )
         known.update(zip([m.uidl for m in messages], uidls, strict=True))
         self.env.cr.commit()  # pylint: disable=invalid-commit; the messages and their UIDLs together
@@ -558,9 +576,17 @@ class CarerixMailbox(models.Model):
         When anything in the batch fails, the batch is archived again message
         by message, each in its own savepoint (:meth:`_archive_fetched`), so a
         bad message is stored raw with its reason and costs the others nothing.
+        Returns the messages skipped (not stored at all).
         """
         items = [
-            (message.raw, {"oversize": message.oversize, "size": message.size})
+            (
+                message.raw,
+                {
+                    "oversize": message.oversize,
+                    "size": message.size,
+                    "server_id": message.server_id,
+                },
+            )
             for message in messages
         ]
         try:
@@ -577,11 +603,17 @@ class CarerixMailbox(models.Model):
             )
             results = None
         if results is None:
-            for raw, meta in items:
-                self._archive_fetched(raw, direction, folder_name, stats, **meta)
-            return
+            skipped = []
+            for message, (raw, meta) in zip(messages, items, strict=True):
+                result = self._archive_fetched(
+                    raw, direction, folder_name, stats, **meta
+                )
+                if result is None:
+                    skipped.append(message)
+            return skipped
         for result in results:
             self._count_archived(result, stats)
+        return []
 
     def _count_archived(self, result, stats):
         stats["fetched"] += 1
@@ -591,7 +623,11 @@ class CarerixMailbox(models.Model):
             stats["archived"] += 1
 
     def _archive_fetched(self, raw, direction, folder_name, stats, **meta):
-        """Archive one fetched message in its own savepoint; never raises."""
+        """Archive one fetched message in its own savepoint; never raises.
+
+        Returns the new entry (empty when the owner has the mail already), or
+        None when the message was skipped (see :meth:`_store_fetched_raw`).
+        """
         Archive = self.env["carerix.mailbox.message"]
         try:
             with self.env.cr.savepoint():
@@ -600,13 +636,36 @@ class CarerixMailbox(models.Model):
                 )
         except Exception as error:  # stored raw with the reason, batch goes on
             _logger.exception("Mailbox %s: archiving a message failed", self.id)
+            reason = _("Archiving failed: %(error)s", error=type(error).__name__)
+            result = self._store_fetched_raw(raw, direction, folder_name, reason, meta)
+        if result is None:
+            stats["skipped"] += 1
+        self._count_archived(result, stats)
+        return result
+
+    def _store_fetched_raw(self, raw, direction, folder_name, reason, meta):
+        """Store a message raw after its archiving failed, in its own savepoint.
+
+        When even that fails, returns None: the message is skipped, with the
+        reason in the log, so that the sync goes on past it instead of failing
+        on it at every run; the mailbox counts it (``count_skipped``).
+        """
+        try:
             with self.env.cr.savepoint():
-                result = Archive._store_raw_only(
+                return self.env["carerix.mailbox.message"]._store_raw_only(
                     self,
                     raw,
                     direction=direction,
                     folder=folder_name,
-                    reason=_("Archiving failed: %(error)s", error=type(error).__name__),
+                    reason=reason,
+                    server_id=meta.get("server_id"),
+                    size=meta.get("size"),
                 )
-        self._count_archived(result, stats)
-        return result
+        except Exception:  # skipped: one message never stops the mailbox
+            _logger.exception(
+                "Mailbox %s: message %s skipped: not stored, not even raw (%s)",
+                self.id,
+                meta.get("server_id"),
+                reason,
+            )
+            return None

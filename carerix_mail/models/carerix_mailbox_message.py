@@ -2,13 +2,14 @@ import base64
 import datetime
 import hashlib
 import logging
+import uuid
 from collections import defaultdict
 from email.utils import parseaddr
 
 from markupsafe import Markup
 
 from odoo import Command, _, api, fields, models
-from odoo.tools import SQL, plaintext2html
+from odoo.tools import SQL, formataddr, plaintext2html
 
 from ..engine.message import parse_headers, safe_parse
 from .ir_default import defaults_once
@@ -26,9 +27,29 @@ def _utc_naive(value):
     return value
 
 
+def _server_dedup_key(server_id, size):
+    """Dedup key of a message whose content was not fetched: where it is on the
+    server (IMAP folder, UIDVALIDITY and UID, or POP3 UIDL) and its size.
+    Without ``server_id`` nothing identifies it, so it gets a key of its own:
+    two such messages are never taken for one."""
+    if not server_id:
+        return "server:" + uuid.uuid4().hex
+    identity = "%s\n%s" % (server_id, size or 0)
+    return "server:" + hashlib.sha256(identity.encode()).hexdigest()
+
+
+def _storable(text):
+    """``text`` as any text column holds it: without NUL or unpaired surrogate."""
+    if not text:
+        return text
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
 def _format_addresses(addresses):
+    """Addresses as a header value that parses back to exactly ``addresses``:
+    a display name is quoted with its quotes and backslashes escaped."""
     return ", ".join(
-        f'"{a.name}" <{a.email}>' if a.name else a.email for a in addresses
+        formataddr((_storable(a.name), _storable(a.email))) for a in addresses
     )
 
 
@@ -164,6 +185,8 @@ class CarerixMailboxMessage(models.Model):
                         "it stays on the mail server.",
                         size=meta.get("size") or 0,
                     ),
+                    server_id=meta.get("server_id"),
+                    size=meta.get("size"),
                 )
             else:
                 parsed_items.append((index, raw, safe_parse(raw)))
@@ -636,17 +659,31 @@ class CarerixMailboxMessage(models.Model):
 
     @api.model
     def _store_raw_only(
-        self, mailbox, raw, direction="incoming", folder="", reason="", info=None
+        self,
+        mailbox,
+        raw,
+        direction="incoming",
+        folder="",
+        reason="",
+        info=None,
+        server_id=None,
+        size=None,
     ):
         """Keep a message that could not be archived normally: the raw ``.eml``
-        in the owner's mailbox with the reason. Never raises on bad input."""
+        in the owner's mailbox with the reason. Never raises on bad input: the
+        text it stores from the message goes through :func:`_storable`.
+
+        Without ``raw`` (a message too large to fetch) the message is known by
+        ``server_id`` (the engine's ``server_id`` of the fetched message) and
+        ``size`` only; see :func:`_server_dedup_key`."""
         if info is None and raw is not None:
             info = parse_headers(raw)
         owner = mailbox.user_id
+        reason = _storable(reason)
         if info is not None:
-            dedup_key = info.dedup_key
+            dedup_key = _storable(info.dedup_key)
         else:
-            dedup_key = "raw:" + hashlib.sha256(reason.encode()).hexdigest()
+            dedup_key = _server_dedup_key(server_id, size)
         existing = self.sudo().search(
             [("owner_id", "=", owner.id), ("dedup_key", "=", dedup_key)], limit=1
         )
@@ -660,8 +697,9 @@ class CarerixMailboxMessage(models.Model):
                     "owner_id": owner.id,
                     "mailbox_id": mailbox.id,
                     "dedup_key": dedup_key,
-                    "message_id_header": info.message_id if info else False,
-                    "subject": (info.subject if info else "") or _("(no subject)"),
+                    "message_id_header": _storable(info.message_id) if info else False,
+                    "subject": _storable(info.subject if info else "")
+                    or _("(no subject)"),
                     "email_from": _format_addresses(info.from_) if info else False,
                     "date": fields.Datetime.now(),
                     "direction": direction,

@@ -2,7 +2,8 @@ from odoo import fields, models
 
 
 class CarerixMailboxUidl(models.Model):
-    """A POP3 message already archived, by its UIDL."""
+    """A POP3 message already fetched, by its UIDL: archived, or ``skipped``
+    (not stored at all, so never deleted from the server)."""
 
     _name = "carerix.mailbox.uidl"
     _description = "Archived POP3 message"
@@ -13,6 +14,7 @@ class CarerixMailboxUidl(models.Model):
     )
     uidl = fields.Char("UIDL", required=True)
     first_archived = fields.Datetime(required=True, default=fields.Datetime.now)
+    skipped = fields.Boolean(readonly=True)
 
     _sql_constraints = [
         ("uidl_uniq", "unique(mailbox_id, uidl)", "A UIDL is archived once.")

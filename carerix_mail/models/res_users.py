@@ -28,6 +28,7 @@ MAILBOX_HEALTH_FIELDS = {
     "mailbox_count_fetched": "count_fetched",
     "mailbox_count_archived": "count_archived",
     "mailbox_count_unmatched": "count_unmatched",
+    "mailbox_count_skipped": "count_skipped",
 }
 
 
@@ -51,6 +52,7 @@ LABELS = {
     "count_fetched": "Fetched",
     "count_archived": "Archived",
     "count_unmatched": "Unmatched",
+    "count_skipped": "Not stored",
 }
 
 
@@ -74,6 +76,7 @@ def _proxy(field_name, readonly=False):
         "count_fetched": fields.Integer,
         "count_archived": fields.Integer,
         "count_unmatched": fields.Integer,
+        "count_skipped": fields.Integer,
     }.get(field_name, fields.Boolean)
     kwargs = {}
     if field_name in ("protocol", "security", "state"):
@@ -110,6 +113,7 @@ class ResUsers(models.Model):
     mailbox_count_fetched = _proxy("count_fetched", readonly=True)
     mailbox_count_archived = _proxy("count_archived", readonly=True)
     mailbox_count_unmatched = _proxy("count_unmatched", readonly=True)
+    mailbox_count_skipped = _proxy("count_skipped", readonly=True)
     mailbox_password = fields.Char(
         "Mailbox password",
         compute="_compute_mailbox_password",

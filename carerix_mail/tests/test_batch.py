@@ -235,6 +235,7 @@ class TestBatch(TransactionCase):
         class Fetched:
             def __init__(self, raw):
                 self.raw, self.oversize, self.size = raw, False, len(raw)
+                self.server_id = None
 
         messages = [Fetched(raw) for raw, _meta in self.mails(box)[:4]]
         stats = {"fetched": 0, "archived": 0, "unmatched": 0}

@@ -7,10 +7,11 @@ does, so that nothing big is committed.
 """
 
 import base64
+import datetime
 import time
 import tracemalloc
 from contextlib import contextmanager
-from email.utils import make_msgid
+from email.utils import make_msgid, parseaddr
 from pathlib import Path
 from unittest.mock import patch
 
@@ -20,6 +21,7 @@ from odoo.tests import tagged
 from odoo.tools import mute_logger
 
 from odoo.addons.carerix_mail.engine.pop3 import Pop3Mailbox
+from odoo.addons.carerix_mail.models import carerix_mailbox
 
 from .common import SyncCase, make_mail, unique
 
@@ -351,3 +353,177 @@ class TestHardening(SyncCase):
         self.assertEqual(sorted(e["subject"] for e in entries), ["Forged", "Real"])
         self.assertEqual({e["state"] for e in entries}, {"matched"})
         self.assertEqual(sorted(self.partner_mail(candidate)), ["Forged", "Real"])
+
+    def test_quote_in_display_name_keeps_the_real_sender(self):
+        """A display name that decodes to a quote and another address must not
+        turn the stored From and Reply-To into that other address."""
+        user_id, login, email = self.make_recruiter()
+        sender = f"{unique('cand')}@mail.example"
+        answer = f"{unique('reply')}@mail.example"
+        spoofed = f"{unique('admin')}@mail.example"
+        other = self.make_partner(name="Admin", email=spoofed)
+        name = f'Admin" <{spoofed}>, x'
+        word = "=?utf-8?b?%s?=" % base64.b64encode(name.encode()).decode()
+        raw = make_mail(sender, email, "Quoted name").replace(
+            f"From: {sender}".encode(),
+            f"From: {word} <{sender}>\r\nReply-To: {word} <{answer}>".encode(),
+        )
+        self.dovecot.deliver(login, "INBOX", raw)
+        health = self.sync(user_id)
+        self.assertEqual(health["state"], "ok", health["last_error"])
+        with self.real_env() as env:
+            env["res.users"].browse(user_id).groups_id += env.ref(
+                "base.group_partner_manager"
+            )
+        with self.real_env(uid=user_id) as env:
+            entry = env["carerix.mailbox.message"].search([("owner_id", "=", user_id)])
+            self.assertEqual(entry.state, "unmatched")
+            self.assertEqual(parseaddr(entry.email_from), (name, sender))
+            for copy in entry.sudo().copy_ids:
+                self.assertEqual(parseaddr(copy.email_from), (name, sender))
+                self.assertEqual(parseaddr(copy.reply_to), (name, answer))
+            action = entry.action_create_partner_from_sender()
+            partner = env["res.partner"].browse(action["res_id"])
+            self.assertEqual((partner.name, partner.email), (name, sender))
+            self.assertEqual(entry.partner_ids, partner)
+        self.assertEqual(self.partner_mail(partner.id), ["Quoted name"])
+        self.assertEqual(self.partner_mail(other), [])
+
+    def test_dates_out_of_range_are_archived_as_received_now(self):
+        """A Date past year 9999 in UTC, or year 0 (read as 2000 by the standard
+        parser), is no date: the mail is archived normally, dated when it was
+        received, and costs the rest of its batch nothing."""
+        user_id, login, email = self.make_recruiter()
+        sender = f"{unique('cand')}@mail.example"
+        candidate = self.make_partner(name="Candidate", email=sender)
+        dates = {
+            "far future": b"Fri, 31 Dec 9999 23:59:59 -1400",
+            "year zero": b"Sat, 01 Jan 0000 00:00:00 +0000",
+            "normal": b"Tue, 02 Jan 2024 09:30:00 +0100",
+        }
+        self.append_all(
+            login,
+            "INBOX",
+            [
+                (subject, b"Date: %s\n" % date + make_mail(sender, email, subject))
+                for subject, date in dates.items()
+            ],
+        )
+        before = datetime.datetime.now().replace(microsecond=0)
+        health = self.sync(user_id)
+        after = datetime.datetime.now()
+        self.assertEqual(health["state"], "ok", health["last_error"])
+        self.assertEqual(sorted(self.partner_mail(candidate)), sorted(dates))
+        with self.real_env() as env:
+            entries = env["carerix.mailbox.message"].search(
+                [("owner_id", "=", user_id)]
+            )
+            self.assertEqual(set(entries.mapped("state")), {"matched"})
+            when = {entry.subject: entry.date for entry in entries}
+        self.assertEqual(when["normal"], datetime.datetime(2024, 1, 2, 8, 30))
+        for subject in ("far future", "year zero"):
+            self.assertTrue(before <= when[subject] <= after, (subject, when))
+
+    def test_different_oversize_mails_of_one_size_are_both_kept(self):
+        """Two different mails over the size limit, of the same size, are two
+        entries: an oversize mail is known by where it is on the server."""
+        for protocol in ("imap", "pop3"):
+            with self.subTest(protocol=protocol):
+                user_id, login, email = self.make_recruiter(protocol=protocol)
+                raws = [
+                    b"From: big@mail.example\r\nTo: %s\r\nSubject: big %d\r\n"
+                    b"Message-ID: <big-%d@mail.example>\r\n\r\n%s\r\n"
+                    % (email.encode(), n, n, b"x" * 4000)
+                    for n in (1, 2)
+                ]
+                self.assertEqual(len(raws[0]), len(raws[1]))
+                self.append_all(login, "INBOX", [("1", raws[0]), ("2", raws[1])])
+                with patch.object(carerix_mailbox, "MAX_MESSAGE_SIZE", 2000):
+                    health = self.sync(user_id)
+                    self.assertEqual(health["state"], "ok", health["last_error"])
+                    again = self.sync(user_id)
+                self.assertEqual(again["count_fetched"], 2)  # nothing new
+                entries = self.entries(user_id)
+                self.assertEqual([e["state"] for e in entries], ["raw", "raw"])
+                for entry in entries:
+                    self.assertIn("larger than the limit", entry["error"])
+
+    def test_text_no_column_can_hold_is_stored_anyway(self):
+        """A subject and a name decoding to an unpaired surrogate (utf-7) and a
+        body decoding to NUL (unicode_escape) are archived; before, neither the
+        mail nor its raw fallback could be stored and the mailbox stalled."""
+        user_id, login, email = self.make_recruiter()
+        sender = f"{unique('cand')}@mail.example"
+        candidate = self.make_partner(name="Candidate", email=sender)
+        raw = (
+            b"From: =?utf-7?Q?+2D0-?= <%s>\r\nTo: %s\r\n"
+            b"Subject: =?utf-7?Q?+2D0-?= hostile\r\n"
+            b"Content-Type: text/plain; charset=unicode_escape\r\n\r\n"
+            b"nul \\x00 here\r\n" % (sender.encode(), email.encode())
+        )
+        self.dovecot.deliver(login, "INBOX", raw)
+        health = self.sync(user_id)
+        self.assertEqual(health["state"], "ok", health["last_error"])
+        (entry,) = self.entries(user_id)
+        self.assertEqual(
+            (entry["subject"], entry["state"]), ("\ufffd hostile", "matched")
+        )
+        self.assertEqual(self.partner_mail(candidate), ["\ufffd hostile"])
+
+    def test_mail_that_cannot_be_stored_raw_is_skipped(self):
+        """When even the raw fallback fails (a fault injected here: the content
+        cannot cause it), the mail is skipped with its reason in the log, the
+        sync goes on past it for good, the mailbox counts it, and POP3 never
+        deletes it from the server."""
+        Entry = self.registry["carerix.mailbox.message"]
+        original_targets = Entry._archive_targets
+        original_raw = Entry._store_raw_only
+
+        def crashing_targets(model, mailbox, info, direction):
+            if info.subject == "poison":
+                raise RuntimeError("simulated archiving fault")
+            return original_targets(model, mailbox, info, direction)
+
+        def crashing_raw(model, mailbox, raw, *args, **kwargs):
+            if raw and b"Subject: poison" in raw:
+                raise RuntimeError("simulated storage fault")
+            return original_raw(model, mailbox, raw, *args, **kwargs)
+
+        for protocol in ("imap", "pop3"):
+            with self.subTest(protocol=protocol):
+                user_id, login, email = self.make_recruiter(
+                    protocol=protocol, keep_copy=False
+                )
+                sender = f"{unique('cand')}@mail.example"
+                candidate = self.make_partner(name="Candidate", email=sender)
+                subjects = ["before", "poison", "after"]
+                self.append_all(
+                    login,
+                    "INBOX",
+                    [(s, make_mail(sender, email, s)) for s in subjects],
+                )
+                with (
+                    patch.object(Entry, "_archive_targets", crashing_targets),
+                    patch.object(Entry, "_store_raw_only", crashing_raw),
+                    self.assertLogs(
+                        "odoo.addons.carerix_mail.models.carerix_mailbox", "ERROR"
+                    ) as logs,
+                ):
+                    health = self.sync(user_id)
+                    again = self.sync(user_id)
+                self.assertEqual(health["state"], "ok", health["last_error"])
+                self.assertEqual(again["state"], "ok", again["last_error"])
+                self.assertEqual(again["count_fetched"], 3)  # not fetched again
+                skipped = [line for line in logs.output if "skipped" in line]
+                self.assertEqual(len(skipped), 1, logs.output)
+                self.assertIn("Archiving failed: RuntimeError", skipped[0])
+                self.assertIn("simulated storage fault", skipped[0])
+                self.assertEqual(
+                    sorted(self.partner_mail(candidate)), ["after", "before"]
+                )
+                with self.real_env() as env:
+                    box = env["res.users"].browse(user_id)._carerix_mailbox()
+                    self.assertEqual(box.count_skipped, 1)
+                    self.assertEqual(box.user_id.mailbox_count_skipped, 1)
+                if protocol == "pop3":  # the others are deleted, not this one
+                    self.assertEqual(self.dovecot.pop3_count(login), 1)
