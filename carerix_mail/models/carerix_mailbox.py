@@ -15,6 +15,7 @@ from ..engine import (
     translate_exception,
     uidls_to_delete,
 )
+from .res_users_alias import SENDER_FIELDS
 
 _logger = logging.getLogger(__name__)
 
@@ -172,6 +173,23 @@ class CarerixMailbox(models.Model):
                 or self.env.user.has_group("base.group_system")
             ):
                 raise AccessError(_("Only the owner can use this mailbox."))
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        boxes = super().create(vals_list)
+        self.env.registry.clear_cache()  # res.users._carerix_sender_flags
+        return boxes
+
+    def write(self, vals):
+        result = super().write(vals)
+        if not SENDER_FIELDS.isdisjoint(vals):
+            self.env.registry.clear_cache()  # res.users._carerix_sender_flags
+        return result
+
+    def unlink(self):
+        result = super().unlink()
+        self.env.registry.clear_cache()  # res.users._carerix_sender_flags
+        return result
 
     def _engine_settings(self, timeout=None):
         self.ensure_one()

@@ -14,17 +14,26 @@ class MailMail(models.Model):
         """Archive mail a user sent from Odoo as his outgoing mail, and queue
         its copy for his IMAP Sent folder (see ``_carerix_sent_copy``).
 
-        Runs before ``super()``, which may delete the ``mail.mail``. Never
-        raises: the mail has left already, whatever happens here.
+        Runs before ``super()``, which may delete the ``mail.mail``. Mail of
+        users who do not use their carerix mailbox costs nothing here. The
+        batch is archived in one savepoint, mail by mail only when that
+        fails. Never raises: the mail has left already, whatever happens here.
         """
-        for mail in self.filtered(lambda m: m.state == "sent"):
+        mails = self.filtered(lambda m: m.state == "sent" and m._carerix_sender())
+        if mails:
             try:
                 with self.env.cr.savepoint():
-                    mail._carerix_archive_sent()
-            except Exception:  # the mail is sent; archiving must not undo that
-                _logger.exception(
-                    "Archiving sent mail %s for its sender failed", mail.id
-                )
+                    for mail in mails:
+                        mail._carerix_archive_sent()
+            except Exception:  # noqa: BLE001  one by one, to keep the others
+                for mail in mails:
+                    try:
+                        with self.env.cr.savepoint():
+                            mail._carerix_archive_sent()
+                    except Exception:  # the mail is sent; archiving must not undo that
+                        _logger.exception(
+                            "Archiving sent mail %s for its sender failed", mail.id
+                        )
         return super()._postprocess_sent_message(
             success_pids, failure_reason=failure_reason, failure_type=failure_type
         )
@@ -32,11 +41,15 @@ class MailMail(models.Model):
     def _carerix_sender(self):
         """The internal user who sent this mail from Odoo, if it is his own
         mail to archive: a posted (not internal) message he authored on a
-        record, not yet archived for him."""
+        record, not yet archived for him, and he uses his carerix mailbox."""
         self.ensure_one()
+        users = self.env["res.users"]
+        # first what is cached: most mail is not a recruiter's
+        user_id = users._carerix_recruiter_partners().get(self.author_id.id)
         message = self.mail_message_id
         if (
-            not message
+            not user_id
+            or not message
             or not message.model
             or not message.res_id
             or message.model == "carerix.mailbox.message"
@@ -45,13 +58,8 @@ class MailMail(models.Model):
             or message.is_internal
             or message.subtype_id.internal
         ):
-            return self.env["res.users"]
-        users = message.author_id.sudo().user_ids.filtered(
-            lambda u: not u.share and u.active
-        )[:1]
-        if users and not users._carerix_sends_as_recruiter():
-            return self.env["res.users"]  # not a user of his carerix mailbox
-        return users
+            return users
+        return users.browse(user_id)
 
     def _carerix_archive_sent(self):
         self.ensure_one()

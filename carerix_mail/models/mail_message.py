@@ -180,19 +180,20 @@ class MailMessage(models.Model):
         return super().action_open_document()
 
     def _to_store(self, store, /, *, fields=None, **kwargs):
+        """The web client learns which messages are confidential and which
+        ones the user may lock or unlock (his own archived or sent mail); an
+        ordinary message carries no key of ours."""
         res = super()._to_store(store, fields=fields, **kwargs)
         for message in self:
             message_sudo = message.sudo()
-            store.add(
-                message,
-                {
-                    "carerix_confidential": message_sudo.carerix_confidential,
-                    "carerix_is_owner": bool(
-                        message_sudo.carerix_owner_id
-                        and message_sudo.carerix_owner_id.id == self.env.uid
-                    ),
-                },
-            )
+            values = {}
+            if message_sudo.carerix_confidential:
+                values["carerix_confidential"] = True
+            if message_sudo.carerix_owner_id.id == self.env.uid:
+                values["carerix_is_owner"] = True
+                values["carerix_confidential"] = message_sudo.carerix_confidential
+            if values:
+                store.add(message, values)
         return res
 
     # ------------------------------------------------------------------

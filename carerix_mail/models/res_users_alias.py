@@ -6,11 +6,15 @@ Kept apart from ``res_users.py`` (mailbox settings): this file extends
 
 import logging
 
-from odoo import _, api, fields, models
+from odoo import _, api, fields, models, tools
 from odoo.exceptions import UserError
 from odoo.tools import formataddr
 
 _logger = logging.getLogger(__name__)
+
+# The mailbox settings that decide how a user sends (see
+# ResUsers._carerix_sender_flags, cached).
+SENDER_FIELDS = frozenset(("user_id", "host", "from_address", "outgoing_confidential"))
 
 
 class ResUsers(models.Model):  # pylint: disable=consider-merging-classes-inherited
@@ -130,25 +134,52 @@ class ResUsers(models.Model):  # pylint: disable=consider-merging-classes-inheri
     # ------------------------------------------------------------------
     # From address
     # ------------------------------------------------------------------
+    @tools.ormcache("self.id")
+    def _carerix_sender_flags(self):
+        """``(uses his mailbox, outgoing mail confidential by default)``.
+
+        Asked for every mail Odoo sends or posts, so cached: Odoo's own mail
+        flows pay no query for it. ``carerix.mailbox`` clears the cache when
+        one of :data:`SENDER_FIELDS` changes."""
+        box = self.sudo()._carerix_mailbox()
+        return (
+            bool(box and (box.from_address or box.host)),
+            bool(box and box.outgoing_confidential),
+        )
+
+    @api.model
+    @tools.ormcache()
+    def _carerix_recruiter_partners(self):
+        """``{partner id: user id}`` of the internal users who use their
+        mailbox: whose mail sent from Odoo is archived for them. Cached like
+        :meth:`_carerix_sender_flags`."""
+        boxes = (
+            self.env["carerix.mailbox"]
+            .sudo()
+            .search(
+                [
+                    ("user_id.share", "=", False),
+                    "|",
+                    ("host", "!=", False),
+                    ("from_address", "!=", False),
+                ]
+            )
+        )
+        return {box.user_id.partner_id.id: box.user_id.id for box in boxes}
+
     def _carerix_sends_as_recruiter(self):
         """Whether this user sends with carerix_mail's From address: he uses his
         mailbox (a mail server or an Outgoing From address is set). Other users
         keep Odoo's own From and Reply-To."""
         self.ensure_one()
-        if self.share:
-            return False
-        box = self.sudo()._carerix_mailbox()
-        return bool(box and (box.from_address or box.host))
+        return not self.share and self._carerix_sender_flags()[0]
 
     def _carerix_sends_confidential_mail(self):
         """Whether the rules of confidential mail apply to mail this user sends
         from Odoo: he uses his mailbox, or asked for his outgoing mail to be
         confidential by default. Other users keep Odoo's behaviour."""
         self.ensure_one()
-        if self.share:
-            return False
-        box = self.sudo()._carerix_mailbox()
-        return bool(box and (box.from_address or box.host or box.outgoing_confidential))
+        return not self.share and any(self._carerix_sender_flags())
 
     def _carerix_email_from(self, raise_if_missing=False):
         """The address this user sends with: his *Outgoing From address*, else
