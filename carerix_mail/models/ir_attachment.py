@@ -30,6 +30,8 @@ class IrAttachment(models.Model):
     def _carerix_hidden(self):
         if self.env.su or not self.ids:
             return self.browse()
+        if not self.env["mail.message"]._carerix_any_private():
+            return self.browse()
         self.env["mail.message"].flush_model(
             ["carerix_confidential", "carerix_owner_id", "attachment_ids"]
         )
@@ -68,5 +70,6 @@ class IrAttachment(models.Model):
                 leaf[0] in ("id", "res_field") for leaf in domain
             ):
                 domain = [("res_field", "=", False), *domain]
-            domain = [("id", "not in", self._carerix_hidden_sql()), *domain]
+            if self.env["mail.message"]._carerix_any_private():
+                domain = [("id", "not in", self._carerix_hidden_sql()), *domain]
         return super()._search(domain, offset, limit, order)

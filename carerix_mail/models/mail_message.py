@@ -2,7 +2,7 @@ import contextvars
 import re
 from contextlib import contextmanager
 
-from odoo import _, api, fields, models
+from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError
 from odoo.tools import SQL
 
@@ -140,13 +140,33 @@ class MailMessage(models.Model):
             ]
         )
 
+    @api.model
+    @tools.ormcache()
+    def _carerix_any_private(self):
+        """Whether any message is private. Until one is, the guards of the
+        paths that bypass record rules cost Odoo's mail flows no query.
+        Cached: it turns true once and stays (see :meth:`_carerix_note_private`;
+        a true value that has become false is only a cost, never a leak)."""
+        self.flush_model(["carerix_confidential"])
+        return bool(
+            self.env.execute_query(
+                SQL("SELECT 1 FROM mail_message WHERE carerix_confidential LIMIT 1")
+            )
+        )
+
+    @api.model
+    def _carerix_note_private(self):
+        """A message has just become private: forget a cached "none is"."""
+        if not self._carerix_any_private():
+            self.env.registry.clear_cache()
+
     # ------------------------------------------------------------------
     # Paths that bypass record rules
     # ------------------------------------------------------------------
     def _carerix_hidden(self):
         """The messages of ``self`` that are private to another user."""
         ids = [id_ for id_ in self._ids if isinstance(id_, int)]
-        if self.env.su or not ids:
+        if self.env.su or not ids or not self._carerix_any_private():
             return self.browse()
         self.flush_model(["carerix_confidential", "carerix_owner_id"])
         rows = self.env.execute_query(
@@ -312,11 +332,15 @@ class MailMessage(models.Model):
                 )
             self._carerix_default_confidential(vals)
         messages = super().create(vals_list)
-        messages.filtered("carerix_confidential")._carerix_protect_attachments()
+        if any(vals.get("carerix_confidential") for vals in vals_list):
+            self._carerix_note_private()
+            messages.filtered("carerix_confidential")._carerix_protect_attachments()
         return messages
 
     def write(self, vals):
         res = super().write(vals)
+        if vals.get("carerix_confidential"):
+            self._carerix_note_private()
         if vals.get("carerix_confidential") or (
             vals.get("attachment_ids")
             and any(self.sudo().mapped("carerix_confidential"))

@@ -337,3 +337,30 @@ class TestPrivateParent(PrivacyCase):
             .create(dict(values, body="MINE"))
         )
         self.assertEqual(own.carerix_owner_id, self.owner)
+
+
+@tagged("post_install", "-at_install")
+class TestPrivacyGuardsCache(PrivacyCase):
+    def test_first_private_message_switches_the_guards_on(self):
+        # A database without private mail: the guards cost nothing...
+        self.env.cr.execute("UPDATE mail_message SET carerix_confidential = false")
+        self.env.invalidate_all()
+        self.env.registry.clear_cache()
+        Message = self.env["mail.message"]
+        self.assertFalse(Message._carerix_any_private())
+        # ...until the first private mail: the cached "none" is forgotten.
+        entry = self.archive("Confidential: GUARDSECRET", "GUARDBODY")
+        self.assertTrue(entry.confidential)
+        self.assertTrue(Message._carerix_any_private())
+        private = entry.copy_ids[:1]
+        self.env.invalidate_all()
+        other = Message.with_user(self.recruiter).browse(private.id)
+        with self.assertRaises(AccessError):
+            other.body  # noqa: B018  (fetch() of a private message)
+        # A message made private later (the lock) too.
+        self.env.cr.execute("UPDATE mail_message SET carerix_confidential = false")
+        self.env.invalidate_all()
+        self.env.registry.clear_cache()
+        self.assertFalse(Message._carerix_any_private())
+        private.with_user(self.owner).action_carerix_toggle_confidential()
+        self.assertTrue(Message._carerix_any_private())
