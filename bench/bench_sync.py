@@ -42,10 +42,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import devservices  # noqa: E402
+import odoo_flows  # noqa: E402
 
-PHASES = ("first_sync", "idle_poll", "many_mailboxes", "memory", "two_workers")
+PHASES = (
+    "first_sync",
+    "idle_poll",
+    "many_mailboxes",
+    "memory",
+    "two_workers",
+    "odoo_flows",
+)
 OURS_TEMPLATE = "bench_tpl_ours"
 STOCK_TEMPLATE = "bench_tpl_stock"
 
@@ -593,6 +602,26 @@ class Bench:
                 f"{os.cpu_count()} cores (PostgreSQL and Dovecot included)"
             )
         log(f"  speed-up with two workers: {results[1] / results[2]:.2f}x")
+
+    # ------------------------------------------------------------------
+    def odoo_flows(self):
+        """Odoo's own mail flows (see bench/odoo_flows.py), stock against
+        carerix_mail installed, each side in a fresh copy of its template."""
+        sink = odoo_flows.SmtpSink()
+        try:
+            results = {}
+            for side, template in (("stock", STOCK_TEMPLATE), ("ours", OURS_TEMPLATE)):
+                registry = self.fresh(template, f"flows_{side}")
+                with registry.cursor() as cr:
+                    users = odoo_flows.prepare(self.env(cr), sink.port, side == "ours")
+                results[side] = {
+                    kind: odoo_flows.measure(registry, user_id)
+                    for kind, user_id in users.items()
+                }
+            log(f"Odoo's mail flows ({sink.received} mails reached the SMTP sink):")
+            odoo_flows.report(log, results["stock"], results["ours"])
+        finally:
+            sink.close()
 
 
 def worker(mode, conf, db, mailbox_id):

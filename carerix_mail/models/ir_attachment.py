@@ -17,14 +17,13 @@ class IrAttachment(models.Model):
     @api.model
     def _carerix_hidden_sql(self):
         """SQL selecting the ids of the attachments hidden from the current user."""
-        private = self.env["mail.message"]._carerix_private_sql("m")
+        hidden = self.env["mail.message"]._carerix_visible_query(hidden=True)
         return SQL(
             "(SELECT r.attachment_id FROM message_attachment_rel r "
-            "JOIN mail_message m ON m.id = r.message_id WHERE %(private)s "
+            "WHERE r.message_id IN %(hidden)s "
             "UNION SELECT a.id FROM ir_attachment a "
-            "JOIN mail_message m ON a.res_model = 'mail.message' AND m.id = a.res_id "
-            "WHERE %(private)s)",
-            private=private,
+            "WHERE a.res_model = 'mail.message' AND a.res_id IN %(hidden)s)",
+            hidden=hidden.subselect(),
         )
 
     def _carerix_hidden(self):

@@ -20,6 +20,49 @@ MESSAGE_ID_RE = re.compile(r"<[^<>\s]+>")
 CONVERSATION_MAX_HOPS = 50
 
 
+# A stand-in for the user in a record rule's text (see rule_domain_text).
+_RULE_USER = "__rule_user__"
+
+
+def visible_domain(user, path="", owner="carerix_owner_id"):
+    """The rule of confidential mail, defined once: the domain of the
+    messages ``user`` may see, not confidential or his own. ``path`` reaches
+    the message from another model (``"mail_message_id."``), ``owner`` names
+    the field of its owner. Every other form is derived from it: the record
+    rules (:func:`rule_domain_text`), the domain of ``message_ids``, and the
+    queries of the paths that bypass record rules
+    (``mail.message._carerix_visible_query``)."""
+    return [
+        "|",
+        (f"{path}carerix_confidential", "=", False),
+        (f"{path}{owner}", "=", user),
+    ]
+
+
+def rule_domain_text(path="", owner="carerix_owner_id"):
+    """:func:`visible_domain` as the ``domain_force`` of a record rule."""
+    return repr(visible_domain(_RULE_USER, path, owner)).replace(
+        repr(_RULE_USER), "user.id"
+    )
+
+
+# The record rules of confidential mail: (xml id, path, owner field).
+PRIVACY_RULES = (
+    ("carerix_mail.mail_message_rule_carerix_private", "", "carerix_owner_id"),
+    (
+        "carerix_mail.mail_mail_rule_carerix_private",
+        "mail_message_id.",
+        "carerix_owner_id",
+    ),
+    (
+        "carerix_mail.mail_notification_rule_carerix_private",
+        "mail_message_id.",
+        "carerix_owner_id",
+    ),
+    ("carerix_mail.mail_scheduled_message_rule_carerix_private", "", "create_uid"),
+)
+
+
 def subject_is_confidential(subject):
     """Whether ``subject`` makes a mail confidential (one of
     :data:`CONFIDENTIAL_SUBJECT_WORDS`, whatever its case or prefixes)."""
@@ -118,14 +161,25 @@ class MailMessage(models.Model):
     # Privacy helpers
     # ------------------------------------------------------------------
     @api.model
-    def _carerix_private_sql(self, message_alias="m"):
-        """SQL condition: ``message_alias`` is a private message of another user."""
-        return SQL(
-            "(%(alias)s.carerix_confidential IS TRUE AND "
-            "%(alias)s.carerix_owner_id IS DISTINCT FROM %(uid)s)",
-            alias=SQL.identifier(message_alias),
-            uid=self.env.uid,
-        )
+    def _carerix_visible_query(self, domain=(), hidden=False):
+        """Query (sudo) of the messages of ``domain`` the current user may see
+        by :func:`visible_domain`, or may not (``hidden``); every message for
+        superuser code. For the paths that bypass record rules (SQL)."""
+        domain = list(domain)
+        if not self.env.su:
+            rule = visible_domain(self.env.uid)
+            domain += ["!", *rule] if hidden else rule
+        return self.sudo()._search(domain)
+
+    @api.model
+    def _carerix_install_privacy_rules(self):
+        """Write the record rules of confidential mail from
+        :func:`visible_domain` (called by the module's data)."""
+        for xmlid, path, owner in PRIVACY_RULES:
+            rule = self.env.ref(xmlid)
+            text = rule_domain_text(path, owner)
+            if rule.domain_force != text:
+                rule.domain_force = text
 
     @api.model
     def _carerix_private_for(self, message_ids):
@@ -168,15 +222,8 @@ class MailMessage(models.Model):
         ids = [id_ for id_ in self._ids if isinstance(id_, int)]
         if self.env.su or not ids or not self._carerix_any_private():
             return self.browse()
-        self.flush_model(["carerix_confidential", "carerix_owner_id"])
-        rows = self.env.execute_query(
-            SQL(
-                "SELECT m.id FROM mail_message m WHERE m.id = ANY(%s) AND %s",
-                ids,
-                self._carerix_private_sql("m"),
-            )
-        )
-        return self.browse(row[0] for row in rows)
+        query = self._carerix_visible_query([("id", "in", ids)], hidden=True)
+        return self.browse(row[0] for row in self.env.execute_query(query.select()))
 
     def fetch(self, field_names):
         # Odoo's fetch() reads in sudo (its access checks are in read() and

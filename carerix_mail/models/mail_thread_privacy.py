@@ -1,7 +1,8 @@
 from odoo import api, fields, models
+from odoo.osv import expression
 from odoo.tools import SQL
 
-from .mail_message import message_id_tokens
+from .mail_message import message_id_tokens, visible_domain
 
 
 class MailThread(models.AbstractModel):  # pylint: disable=consider-merging-classes-inherited
@@ -26,56 +27,53 @@ class MailThread(models.AbstractModel):  # pylint: disable=consider-merging-clas
     def _carerix_message_ids_domain(self):
         domain = [("message_type", "!=", "user_notification")]
         if not self.env.su:
-            domain += [
-                "|",
-                ("carerix_confidential", "=", False),
-                ("carerix_owner_id", "=", self.env.uid),
-            ]
+            domain += visible_domain(self.env.uid)
         return domain
 
     message_ids = fields.One2many(
         domain=lambda self: self._carerix_message_ids_domain()
     )
 
-    def _carerix_visible_message_res_ids(self, ids=None):
-        """SQL of the ids of this model's records that have a message the
-        current user may see (all of this model when ``ids`` is None)."""
-        condition = SQL("model = %s", self._name)
+    def _carerix_visible_messages_query(self, ids=None):
+        """Query of the messages of this model's records (of ``ids``, or
+        all) the current user may see, selecting their ``res_id``:
+        ``(query, res_id column)``."""
+        domain = [("model", "=", self._name)]
         if ids is not None:
-            condition = SQL("%s AND res_id = ANY(%s)", condition, list(ids))
-        if not self.env.su:
-            condition = SQL(
-                "%s AND (carerix_confidential IS NOT TRUE OR carerix_owner_id = %s)",
-                condition,
-                self.env.uid,
-            )
-        return SQL("(SELECT DISTINCT res_id FROM mail_message WHERE %s)", condition)
+            domain.append(("res_id", "in", list(ids)))
+        query = self.env["mail.message"]._carerix_visible_query(domain)
+        return query, SQL.identifier(query.table, "res_id")
 
     def _compute_has_message(self):
-        """Odoo's own query, without other users' private messages: a record
-        whose only mail is private must not tell others that it has one."""
-        self.env["mail.message"].flush_model(
-            ["model", "res_id", "carerix_confidential", "carerix_owner_id"]
-        )
-        ids = [record_id for record_id in self.ids if isinstance(record_id, int)]
-        with_messages = set()
-        if ids:  # new records (a form being filled in) have none
-            self.env.cr.execute(self._carerix_visible_message_res_ids(ids))
-            with_messages = {row[0] for row in self.env.cr.fetchall()}
-        for record in self:
-            record.has_message = record.id in with_messages
+        """Odoo's, without other users' private messages: a record whose only
+        mail is private must not tell others that it has one. Records not
+        saved yet (a form being filled in) have none."""
+        saved = self.filtered(lambda r: isinstance(r.id, int))
+        (self - saved).has_message = False
+        if not saved:
+            return
+        super(MailThread, saved)._compute_has_message()
+        if self.env.su or not self.env["mail.message"]._carerix_any_private():
+            return
+        with_messages = saved.filtered("has_message")
+        if with_messages:
+            query, res_id = self._carerix_visible_messages_query(with_messages.ids)
+            visible = {row[0] for row in self.env.execute_query(query.select(res_id))}
+            for record in with_messages:
+                record.has_message = record.id in visible
 
     def _search_has_message(self, operator, value):
+        domain = super()._search_has_message(operator, value)
+        if self.env.su or not self.env["mail.message"]._carerix_any_private():
+            return domain
+        query, res_id = self._carerix_visible_messages_query()
+        visible = query.subselect(res_id)
         positive = (operator == "=" and value is True) or (
             operator == "!=" and value is False
         )
-        return [
-            (
-                "id",
-                "in" if positive else "not in",
-                self._carerix_visible_message_res_ids(),
-            )
-        ]
+        if positive:
+            return expression.AND([domain, [("id", "in", visible)]])
+        return expression.OR([domain, [("id", "not in", visible)]])
 
     def _message_compute_parent_id(self, parent_id):
         """Never hang a message under a private mail by default.
