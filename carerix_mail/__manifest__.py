@@ -17,7 +17,6 @@
         "views/carerix_mailbox_message_views.xml",
         "wizards/carerix_mailbox_folder_wizard_views.xml",
         "data/ir_cron_data.xml",
-        "views/res_users_alias_views.xml",
         "data/mail_template_data.xml",
         "data/res_users_data.xml",
         "wizards/mail_compose_message_views.xml",

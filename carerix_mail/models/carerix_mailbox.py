@@ -46,28 +46,51 @@ class CarerixMailbox(models.Model):
         "res.users", required=True, ondelete="cascade", index=True, readonly=True
     )
     active = fields.Boolean(related="user_id.active", store=True)
-    host = fields.Char("Mail server")
-    port = fields.Integer()
-    login = fields.Char("Username")
+    # Fields marked user_setting=True are the user's Email settings: res.users
+    # shows each as mailbox_<name>, with the type, label, help and selection
+    # defined here (editable unless readonly here). See res_users.py.
+    host = fields.Char("Mail server", user_setting=True)
+    port = fields.Integer(user_setting=True)
+    login = fields.Char("Username", user_setting=True)
     protocol = fields.Selection(
-        [("imap", "IMAP"), ("pop3", "POP3")], default="imap", required=True
+        [("imap", "IMAP"), ("pop3", "POP3")],
+        "Type",
+        default="imap",
+        required=True,
+        user_setting=True,
     )
     security = fields.Selection(
         [("starttls", "STARTTLS"), ("ssl", "SSL/TLS"), ("none", "None")],
         default="starttls",
         required=True,
+        user_setting=True,
     )
     security_none_confirmed = fields.Boolean(
-        "I understand that without encryption my password and mail cross the "
-        "network readable by anyone on the way"
+        "I understand the risk of no encryption",
+        help="Without encryption my password and my mail cross the network "
+        "readable by anyone on the way.",
+        user_setting=True,
     )
-    fetch_enabled = fields.Boolean("Fetch email from mail server")
-    keep_copy = fields.Boolean("Keep a copy on the server", default=True)
-    remove_after_days = fields.Integer("Remove from server after (days)")
-    from_address = fields.Char("Outgoing From address")
-    incoming_confidential = fields.Boolean("Incoming email confidential by default")
-    outgoing_confidential = fields.Boolean("Outgoing email confidential by default")
-    has_password = fields.Boolean(compute="_compute_has_password")
+    fetch_enabled = fields.Boolean("Fetch email from mail server", user_setting=True)
+    keep_copy = fields.Boolean(
+        "Keep a copy on the server", default=True, user_setting=True
+    )
+    remove_after_days = fields.Integer(
+        "Remove from server after (days)", user_setting=True
+    )
+    from_address = fields.Char("Outgoing From address", user_setting=True)
+    incoming_confidential = fields.Boolean(
+        "Incoming email confidential by default", user_setting=True
+    )
+    outgoing_confidential = fields.Boolean(
+        "Outgoing email confidential by default", user_setting=True
+    )
+    has_password = fields.Boolean(
+        "Password set",
+        compute="_compute_has_password",
+        readonly=True,
+        user_setting=True,
+    )
     ca_file = fields.Char(
         "Trusted CA file",
         help="PEM file of an extra certificate authority to trust (technical).",
@@ -75,16 +98,20 @@ class CarerixMailbox(models.Model):
     )
     state = fields.Selection(
         [("never", "Never synced"), ("ok", "OK"), ("failing", "Failing")],
+        "Sync state",
         default="never",
         readonly=True,
         required=True,
+        user_setting=True,
     )
-    last_sync_ok = fields.Datetime("Last successful sync", readonly=True)
+    last_sync_ok = fields.Datetime(
+        "Last successful sync", readonly=True, user_setting=True
+    )
     last_attempt = fields.Datetime("Last sync attempt", readonly=True)
-    last_error = fields.Text(readonly=True)
-    count_fetched = fields.Integer("Fetched", readonly=True)
-    count_archived = fields.Integer("Archived", readonly=True)
-    count_unmatched = fields.Integer("Unmatched", readonly=True)
+    last_error = fields.Text("Last error", readonly=True, user_setting=True)
+    count_fetched = fields.Integer("Fetched", readonly=True, user_setting=True)
+    count_archived = fields.Integer("Archived", readonly=True, user_setting=True)
+    count_unmatched = fields.Integer("Unmatched", readonly=True, user_setting=True)
     folder_ids = fields.One2many("carerix.mailbox.folder", "mailbox_id", "Folders")
     uidl_ids = fields.One2many("carerix.mailbox.uidl", "mailbox_id", "POP3 messages")
 
@@ -102,6 +129,10 @@ class CarerixMailbox(models.Model):
             "ALTER TABLE carerix_mailbox "
             "ADD COLUMN IF NOT EXISTS password_secret VARCHAR"
         )
+
+    def _valid_field_parameter(self, field, name):
+        # user_setting: shown on the user's Email settings page (res_users.py).
+        return name == "user_setting" or super()._valid_field_parameter(field, name)
 
     # ------------------------------------------------------------------
     # Password (write-only)
@@ -150,13 +181,6 @@ class CarerixMailbox(models.Model):
                         "STARTTLS or SSL/TLS."
                     )
                 )
-
-    @api.onchange("protocol", "security")
-    def _onchange_protocol_security(self):
-        for box in self:
-            box.port = default_port(box.protocol, box.security)
-            if box.security != "none":
-                box.security_none_confirmed = False
 
     def _check_owner_or_admin(self):
         for box in self:

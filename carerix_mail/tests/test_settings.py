@@ -243,6 +243,39 @@ class TestSettingsForms(SettingsCase):
         self.assertEqual(self.box.protocol, "pop3")
         self.assertEqual(self.box.remove_after_days, 7)
 
+    def test_page_fields_are_the_mailbox_fields(self):
+        """Each mailbox field marked user_setting is on res.users as
+        mailbox_<name>, with the mailbox field's type, label, help, selection
+        and read-only flag, readable by the user himself and writable unless
+        read-only; and nothing else of the mailbox is."""
+        Box = self.env["carerix.mailbox"]
+        Users = self.env["res.users"]
+        marked = [n for n, f in Box._fields.items() if getattr(f, "user_setting", 0)]
+        self.assertIn("host", marked)
+        self.assertIn("state", marked)
+        self.assertNotIn("ca_file", marked)
+        self.assertEqual(
+            set(res_users_module.MAILBOX_FIELDS.values()), set(marked), marked
+        )
+        readable = Users.SELF_READABLE_FIELDS
+        writeable = Users.SELF_WRITEABLE_FIELDS
+        for name in marked:
+            with self.subTest(field=name):
+                source, proxy = Box._fields[name], Users._fields[f"mailbox_{name}"]
+                self.assertEqual(proxy.type, source.type)
+                self.assertEqual(proxy.string, source.string)
+                self.assertEqual(proxy.help, source.help)
+                self.assertEqual(proxy.readonly, source.readonly)
+                self.assertIn(proxy.name, readable)
+                self.assertEqual(proxy.name in writeable, not source.readonly)
+                if source.type == "selection":
+                    self.assertEqual(
+                        proxy._description_selection(self.env),
+                        source._description_selection(self.env),
+                    )
+        # (a help text that is copied, so the check above checks something)
+        self.assertTrue(Users._fields["mailbox_security_none_confirmed"].help)
+
     def test_folders_list_on_the_card(self):
         self.env["carerix.mailbox.folder"].create(
             [
