@@ -2,7 +2,7 @@
     "name": "Carerix Mail",
     "summary": "Personal IMAP/POP3 mailboxes for recruiters, archived on candidates, "
     "contacts and employers, with confidential mail",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.0.1",
     "category": "Productivity/Discuss",
     "author": "carerix_mail developers",
     "license": "LGPL-3",

@@ -10,3 +10,4 @@ from . import test_composer_confidential
 from . import test_my_mail
 from . import test_hardening
 from . import test_faults
+from . import test_folder_cursors
