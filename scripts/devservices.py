@@ -741,6 +741,13 @@ class Dovecot(_Service):
         if changed:  # Dovecot may have read the old file during this second
             time.sleep(1.1)
 
+    def remove_user(self, login: str) -> None:
+        """Remove a user and his mail (a no-op for an unknown user)."""
+        if not login or "/" in login or login.startswith("."):
+            raise ValueError(f"not a login: {login!r}")
+        (self.users_dir / login).unlink(missing_ok=True)
+        shutil.rmtree(self.root / "home" / login, ignore_errors=True)
+
     def password(self, login: str) -> str:
         try:
             line = (self.users_dir / login).read_text()

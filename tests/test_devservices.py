@@ -165,6 +165,20 @@ def test_set_uids_past_2_31(dovecot):
     assert dovecot.deliver("frank", "INBOX", RAW) == 2**31 + 1
 
 
+def test_remove_user(dovecot):
+    dovecot.add_user("grace", "grace-pw")
+    dovecot.deliver("grace", "INBOX", RAW)
+    home = dovecot.root / "home" / "grace"
+    assert home.is_dir()
+    dovecot.remove_user("grace")
+    assert not home.exists()
+    with pytest.raises(devservices.DevServiceError):
+        dovecot.password("grace")
+    dovecot.remove_user("grace")  # twice: nothing left to remove
+    with pytest.raises(ValueError):
+        dovecot.remove_user("../alice")
+
+
 def test_pop3_count(dovecot):
     dovecot.add_user("dave", "dave-pw")
     assert dovecot.pop3_count("dave") == 0

@@ -417,11 +417,10 @@ class CarerixMailbox(models.Model):
             )
             params = [list(exclude) or [0]]
         with self.env.registry.cursor() as lock_cr:
-            if not self.env.registry.in_test_mode():
-                # Read committed: another worker may have just written the health
-                # of a row this claim looks at; under Odoo's default repeatable
-                # read, locking such a row fails with a serialization error.
-                lock_cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            # Read committed: another worker may have just written the health
+            # of a row this claim looks at; under Odoo's default repeatable
+            # read, locking such a row fails with a serialization error.
+            lock_cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             lock_cr.execute(query.format(where=where), params)
             row = lock_cr.fetchone()
             if not row:

@@ -1,4 +1,5 @@
 from . import test_install
+from . import test_batch
 from . import test_sync
 from . import test_settings
 from . import test_privacy

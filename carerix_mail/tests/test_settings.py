@@ -78,6 +78,7 @@ class SettingsCase(TransactionCase):
         cls.login = unique("dc")
         cls.password = "pw-" + uuid.uuid4().hex
         cls.dovecot.add_user(cls.login, cls.password)
+        cls.addClassCleanup(cls.dovecot.remove_user, cls.login)
         cls.box = cls.owner._carerix_mailbox(create=True)
         cls.box.sudo().ca_file = cls.dovecot.ca_file
 
@@ -669,6 +670,7 @@ class TestSettingsTour(HttpCase):
         login = unique("tour")
         password = "pw-" + uuid.uuid4().hex
         dovecot.add_user(login, password)
+        self.addCleanup(dovecot.remove_user, login)
         for name in ("Sent", "Verzonden items", "Projects"):
             dovecot.create_folder(login, name)
         user_login = unique("recruiter")
