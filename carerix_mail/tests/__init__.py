@@ -12,3 +12,4 @@ from . import test_my_mail
 from . import test_hardening
 from . import test_faults
 from . import test_folder_cursors
+from . import test_cron_budget
