@@ -1,6 +1,7 @@
 """Email settings on the user card and the preferences form, Test connection,
 Edit folders, and the write-only mailbox password (every channel, every user)."""
 
+import contextlib
 import importlib.util
 import json
 import logging
@@ -47,6 +48,26 @@ class _Capture(logging.Handler):
 
     def emit(self, record):
         self.lines.append(self.format(record))
+
+
+@contextlib.contextmanager
+def _capture_logs():
+    """Every log line at DEBUG and above, but SQL statements (odoo.sql_db at
+    DEBUG would print every query with its parameters, a stored secret too)."""
+    capture = _Capture()
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(capture)
+    root.setLevel(logging.DEBUG)
+    sql_logger = logging.getLogger("odoo.sql_db")
+    old_sql_level = sql_logger.level
+    sql_logger.setLevel(logging.INFO)
+    try:
+        yield capture
+    finally:
+        root.removeHandler(capture)
+        root.setLevel(old_level)
+        sql_logger.setLevel(old_sql_level)
 
 
 class SettingsCase(TransactionCase):
@@ -369,17 +390,7 @@ class TestSettingsPrivacy(SettingsCase):
 
     def test_password_unreadable_through_every_channel(self):
         secret = "S3cr3t-" + uuid.uuid4().hex
-        capture = _Capture()
-        root = logging.getLogger()
-        old_level = root.level
-        root.addHandler(capture)
-        root.setLevel(logging.DEBUG)
-        # SQL statements are not logged (odoo.sql_db at DEBUG would print
-        # every query with its parameters, the stored secret included).
-        sql_logger = logging.getLogger("odoo.sql_db")
-        old_sql_level = sql_logger.level
-        sql_logger.setLevel(logging.INFO)
-        try:
+        with _capture_logs() as capture:
             with (
                 patch.object(mailbox_module, "_logger") as box_logger,
                 patch.object(res_users_module, "_logger", create=True) as user_logger,
@@ -401,10 +412,6 @@ class TestSettingsPrivacy(SettingsCase):
                     health = self.box.sudo()._sync()
                 self.assertEqual(health["state"], "failing")
                 seen.append(json.dumps(health, default=str))
-        finally:
-            root.removeHandler(capture)
-            root.setLevel(old_level)
-            sql_logger.setLevel(old_sql_level)
         self.assertTrue(capture.lines, "no log line captured at all")
         for line in capture.lines:
             self.assertNotIn(secret, line)
@@ -412,6 +419,11 @@ class TestSettingsPrivacy(SettingsCase):
             self.assertNotIn(secret, repr(logger.mock_calls))
         for text in seen:
             self.assertNotIn(secret, text)
+        self._assert_stored_nowhere(secret)
+
+    def _assert_stored_nowhere(self, secret):
+        """No log record, tracking value or message holds ``secret``, while
+        the mailbox keeps it for the sync."""
         Sudo = self.env["ir.logging"].sudo()
         self.assertFalse(Sudo.search([("message", "ilike", secret)]))
         tracking = self.env["mail.tracking.value"].sudo()
@@ -442,72 +454,13 @@ class TestSettingsPrivacy(SettingsCase):
         """
         seen = []
         for reader in (self.owner, self.other, self.admin):
-            users = self.env["res.users"].with_user(reader)
-            me = self.owner.with_user(reader)
-            all_user_fields = [
-                name
-                for name in users.fields_get(attributes=["type"])
-                if name.startswith("mailbox_")
-            ]
-            self.assertIn("mailbox_password", all_user_fields)
-            texts = {
-                "read": me.read(all_user_fields),
-                "read_password": me.read(["mailbox_password"]),
-                "search_read": users.search_read(
-                    [("id", "=", self.owner.id)], all_user_fields
-                ),
-                "export_user": me.export_data(
-                    ["mailbox_password", "mailbox_host", "mailbox_login"]
-                ),
-                "fields_get_user": users.fields_get(),
-                "fields_get_box": self.env["carerix.mailbox"]
-                .with_user(reader)
-                .fields_get(),
-                "name_search": users.name_search(secret),
-            }
-            self.assertFalse(texts["read_password"][0]["mailbox_password"])
-            self.assertNotIn(
-                "password_secret", texts["fields_get_box"], "secret is no ORM field"
-            )
-            self.assertFalse(users.search([("login", "=", secret)]))
-            # No search oracle: a password condition never matches.
-            self.assertFalse(users.search([("mailbox_password", "=", secret)]))
-            self.assertFalse(users.search([("mailbox_password", "!=", secret)]))
+            texts = self._read_user_settings(reader, secret)
             if reader == self.owner:
-                texts["web_read_preferences"] = me.web_read(
-                    self.view_spec(reader, PREFERENCES_VIEW)
-                )
-                texts["onchange_preferences"] = me.onchange(
-                    {"mailbox_protocol": "pop3", "mailbox_password": "typed"},
-                    ["mailbox_protocol"],
-                    {
-                        "mailbox_protocol": {},
-                        "mailbox_port": {},
-                        "mailbox_password": {},
-                    },
-                )
-                self.assertNotIn(
-                    "mailbox_password", texts["onchange_preferences"]["value"]
-                )
+                texts.update(self._read_preferences(reader))
             if reader in (self.owner, self.admin):
-                box = self.env["carerix.mailbox"].with_user(reader).browse(self.box.id)
-                # (POP3 UIDLs are for settings administrators only.)
-                box_fields = [f for f in box.fields_get() if f != "uidl_ids"]
-                texts["read_box"] = box.read(box_fields)
-                texts["search_read_box"] = box.search_read(
-                    [("id", "=", self.box.id)], box_fields
-                )
-                texts["export_box"] = box.export_data(
-                    [f for f in box_fields if f != "folder_ids"]
-                )
-                self.assertEqual(texts["read_box"][0]["host"], self.dovecot.host)
-                self.assertTrue(texts["read_box"][0]["has_password"])
-                with self.assertRaises(ValueError):
-                    box.read(["password_secret"])
-                with self.assertRaises(ValueError):
-                    box.search([("password_secret", "=", secret)])
+                texts.update(self._read_mailbox(reader, secret))
             if reader == self.admin:
-                texts["web_read_admin_form"] = me.web_read(
+                texts["web_read_admin_form"] = self.owner.with_user(reader).web_read(
                     self.view_spec(reader, ADMIN_VIEW)
                 )
             for channel, value in texts.items():
@@ -516,6 +469,75 @@ class TestSettingsPrivacy(SettingsCase):
                     self.assertNotIn(secret, text)
                 seen.append(text)
         return seen
+
+    def _read_user_settings(self, reader, secret):
+        """The owner's settings on res.users as ``reader`` reads them."""
+        users = self.env["res.users"].with_user(reader)
+        me = self.owner.with_user(reader)
+        all_user_fields = [
+            name
+            for name in users.fields_get(attributes=["type"])
+            if name.startswith("mailbox_")
+        ]
+        self.assertIn("mailbox_password", all_user_fields)
+        texts = {
+            "read": me.read(all_user_fields),
+            "read_password": me.read(["mailbox_password"]),
+            "search_read": users.search_read(
+                [("id", "=", self.owner.id)], all_user_fields
+            ),
+            "export_user": me.export_data(
+                ["mailbox_password", "mailbox_host", "mailbox_login"]
+            ),
+            "fields_get_user": users.fields_get(),
+            "fields_get_box": self.env["carerix.mailbox"]
+            .with_user(reader)
+            .fields_get(),
+            "name_search": users.name_search(secret),
+        }
+        self.assertFalse(texts["read_password"][0]["mailbox_password"])
+        self.assertNotIn(
+            "password_secret", texts["fields_get_box"], "secret is no ORM field"
+        )
+        self.assertFalse(users.search([("login", "=", secret)]))
+        # No search oracle: a password condition never matches.
+        self.assertFalse(users.search([("mailbox_password", "=", secret)]))
+        self.assertFalse(users.search([("mailbox_password", "!=", secret)]))
+        return texts
+
+    def _read_preferences(self, reader):
+        """The preferences form of the owner, read and changed by himself."""
+        me = self.owner.with_user(reader)
+        texts = {
+            "web_read_preferences": me.web_read(
+                self.view_spec(reader, PREFERENCES_VIEW)
+            ),
+            "onchange_preferences": me.onchange(
+                {"mailbox_protocol": "pop3", "mailbox_password": "typed"},
+                ["mailbox_protocol"],
+                {"mailbox_protocol": {}, "mailbox_port": {}, "mailbox_password": {}},
+            ),
+        }
+        self.assertNotIn("mailbox_password", texts["onchange_preferences"]["value"])
+        return texts
+
+    def _read_mailbox(self, reader, secret):
+        """The owner's carerix.mailbox as ``reader`` (owner or admin) reads it."""
+        box = self.env["carerix.mailbox"].with_user(reader).browse(self.box.id)
+        # (POP3 UIDLs are for settings administrators only.)
+        box_fields = [f for f in box.fields_get() if f != "uidl_ids"]
+        texts = {
+            "read_box": box.read(box_fields),
+            "search_read_box": box.search_read([("id", "=", self.box.id)], box_fields),
+            "export_box": box.export_data([f for f in box_fields if f != "folder_ids"]),
+        }
+        self.assertEqual(texts["read_box"][0]["host"], self.dovecot.host)
+        self.assertTrue(texts["read_box"][0]["has_password"])
+        with self.assertRaises(ValueError):
+            box.read(["password_secret"])
+        with self.assertRaises(ValueError):
+            box.search([("password_secret", "=", secret)])
+        return texts
 
 
 @tagged("post_install", "-at_install")
@@ -673,17 +695,7 @@ class TestSettingsTour(HttpCase):
         self.addCleanup(dovecot.remove_user, login)
         for name in ("Sent", "Verzonden items", "Projects"):
             dovecot.create_folder(login, name)
-        user_login = unique("recruiter")
-        user = new_test_user(
-            self.env,
-            login=user_login,
-            groups="base.group_user",
-            name="Rita Recruiter",
-            tz="Europe/Amsterdam",  # required on the preferences with hr
-            email=f"{user_login}@agency.example",
-        )
-        # The per-run CA of the test Dovecot (an administrator's setting).
-        user._carerix_mailbox(create=True).sudo().ca_file = dovecot.ca_file
+        user_login, user = self._make_recruiter(dovecot)
         values = {
             "host": dovecot.host,
             "port": dovecot.imap_port,
@@ -695,16 +707,7 @@ class TestSettingsTour(HttpCase):
             f"window.carerixTourValues = {json.dumps(values)}; "
             f"odoo.startTour('carerix_mail_settings', {json.dumps(options)})"
         )
-        # Touch the static files map once, before the first request.
-        odoo.http.root.statics  # noqa: B018  # pylint: disable=pointless-statement
-        # Build the asset bundles (over a minute on a fresh database) before
-        # the browser waits for them: its "ready" check gives up after 60 s.
-        started = time.monotonic()
-        for bundle_name in ("web.assets_web", "web.assets_tests"):
-            bundle = self.env["ir.qweb"]._get_asset_bundle(bundle_name)
-            bundle.js()
-            bundle.css()
-        _logger.info("asset bundles ready in %.0fs", time.monotonic() - started)
+        self._prepare_assets()
         futures = {}
         with screenshot_on_request(futures):
             self.start_tour(
@@ -738,3 +741,30 @@ class TestSettingsTour(HttpCase):
         self.assertEqual(roles["Sent"], "sent")
         self.assertEqual(roles["Verzonden items"], "sent")
         self.assertEqual(roles["INBOX"], "inbox")
+
+    def _make_recruiter(self, dovecot):
+        """The tour's user (login, record), his mailbox trusting Dovecot's CA."""
+        user_login = unique("recruiter")
+        user = new_test_user(
+            self.env,
+            login=user_login,
+            groups="base.group_user",
+            name="Rita Recruiter",
+            tz="Europe/Amsterdam",  # required on the preferences with hr
+            email=f"{user_login}@agency.example",
+        )
+        # The per-run CA of the test Dovecot (an administrator's setting).
+        user._carerix_mailbox(create=True).sudo().ca_file = dovecot.ca_file
+        return user_login, user
+
+    def _prepare_assets(self):
+        # Touch the static files map once, before the first request.
+        odoo.http.root.statics  # noqa: B018  # pylint: disable=pointless-statement
+        # Build the asset bundles (over a minute on a fresh database) before
+        # the browser waits for them: its "ready" check gives up after 60 s.
+        started = time.monotonic()
+        for bundle_name in ("web.assets_web", "web.assets_tests"):
+            bundle = self.env["ir.qweb"]._get_asset_bundle(bundle_name)
+            bundle.js()
+            bundle.css()
+        _logger.info("asset bundles ready in %.0fs", time.monotonic() - started)
