@@ -8,11 +8,9 @@ import logging
 import shutil
 import socket
 import tempfile
-import time
 import uuid
 from unittest.mock import patch
 
-import odoo
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, HttpCase, TransactionCase, new_test_user, tagged
 
@@ -22,12 +20,11 @@ from odoo.addons.carerix_mail.models import res_users as res_users_module
 from .common import (
     _SCRIPTS,
     assert_screenshots,
+    build_tour_assets,
     load_dovecot,
     screenshot_on_request,
     unique,
 )
-
-_logger = logging.getLogger(__name__)
 
 PREFERENCES_VIEW = "base.view_users_form_simple_modif"
 ADMIN_VIEW = "base.view_users_form"
@@ -707,7 +704,7 @@ class TestSettingsTour(HttpCase):
             f"window.carerixTourValues = {json.dumps(values)}; "
             f"odoo.startTour('carerix_mail_settings', {json.dumps(options)})"
         )
-        self._prepare_assets()
+        build_tour_assets(self.env)
         futures = {}
         with screenshot_on_request(futures):
             self.start_tour(
@@ -756,15 +753,3 @@ class TestSettingsTour(HttpCase):
         # The per-run CA of the test Dovecot (an administrator's setting).
         user._carerix_mailbox(create=True).sudo().ca_file = dovecot.ca_file
         return user_login, user
-
-    def _prepare_assets(self):
-        # Touch the static files map once, before the first request.
-        odoo.http.root.statics  # noqa: B018  # pylint: disable=pointless-statement
-        # Build the asset bundles (over a minute on a fresh database) before
-        # the browser waits for them: its "ready" check gives up after 60 s.
-        started = time.monotonic()
-        for bundle_name in ("web.assets_web", "web.assets_tests"):
-            bundle = self.env["ir.qweb"]._get_asset_bundle(bundle_name)
-            bundle.js()
-            bundle.css()
-        _logger.info("asset bundles ready in %.0fs", time.monotonic() - started)
