@@ -2,7 +2,7 @@
     "name": "Carerix Mail",
     "summary": "Personal IMAP/POP3 mailboxes for recruiters, archived on candidates, "
     "contacts and employers, with confidential mail",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.0.1",
     "category": "Productivity/Discuss",
     "author": "carerix_mail developers",
     "license": "LGPL-3",
@@ -20,7 +20,6 @@
         "views/carerix_mailbox_message_views.xml",
         "wizards/carerix_mailbox_folder_wizard_views.xml",
         "data/ir_cron_data.xml",
-        "views/res_users_alias_views.xml",
         "data/mail_template_data.xml",
         "data/res_users_data.xml",
         "wizards/mail_compose_message_views.xml",

@@ -741,6 +741,13 @@ class Dovecot(_Service):
         if changed:  # Dovecot may have read the old file during this second
             time.sleep(1.1)
 
+    def remove_user(self, login: str) -> None:
+        """Remove a user and his mail (a no-op for an unknown user)."""
+        if not login or "/" in login or login.startswith("."):
+            raise ValueError(f"not a login: {login!r}")
+        (self.users_dir / login).unlink(missing_ok=True)
+        shutil.rmtree(self.root / "home" / login, ignore_errors=True)
+
     def password(self, login: str) -> str:
         try:
             line = (self.users_dir / login).read_text()
@@ -821,13 +828,24 @@ class Dovecot(_Service):
     def reset_uidvalidity(self, login: str, folder: str) -> int:
         """Give `folder` a new, larger UIDVALIDITY; messages (and UIDs) stay."""
         new = max(self.uidvalidity(login, folder) + 1, int(time.time()))
-        self.doveadm(
-            "mailbox", "update", "-u", login, "--uid-validity", str(new), folder
-        )
-        got = self.uidvalidity(login, folder)
-        if got != new:
-            raise DevServiceError(f"UIDVALIDITY of {folder} is {got}, wanted {new}")
+        self.set_uids(login, folder, new)
         return new
+
+    def set_uids(
+        self, login: str, folder: str, uidvalidity: int, next_uid: int | None = None
+    ) -> None:
+        """Give `folder` this UIDVALIDITY and, with `next_uid`, the UID of its
+        next message (at least). IMAP allows both up to 4,294,967,295."""
+        self.uidvalidity(login, folder)  # opened once: a new user's INBOX exists
+        args = ["--uid-validity", str(uidvalidity)]
+        if next_uid is not None:
+            args += ["--min-next-uid", str(next_uid)]
+        self.doveadm("mailbox", "update", "-u", login, *args, folder)
+        got = self.uidvalidity(login, folder)
+        if got != uidvalidity:
+            raise DevServiceError(
+                f"UIDVALIDITY of {folder} is {got}, wanted {uidvalidity}"
+            )
 
     # POP3
     def pop3_count(self, login: str) -> int:

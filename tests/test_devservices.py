@@ -158,6 +158,27 @@ def test_reset_uidvalidity(dovecot):
     assert dovecot.message_count("carol", "INBOX") == 2
 
 
+def test_set_uids_past_2_31(dovecot):
+    dovecot.add_user("frank", "frank-pw")
+    dovecot.set_uids("frank", "INBOX", 2**32 - 1, 2**31 + 1)
+    assert dovecot.uidvalidity("frank", "INBOX") == 2**32 - 1
+    assert dovecot.deliver("frank", "INBOX", RAW) == 2**31 + 1
+
+
+def test_remove_user(dovecot):
+    dovecot.add_user("grace", "grace-pw")
+    dovecot.deliver("grace", "INBOX", RAW)
+    home = dovecot.root / "home" / "grace"
+    assert home.is_dir()
+    dovecot.remove_user("grace")
+    assert not home.exists()
+    with pytest.raises(devservices.DevServiceError):
+        dovecot.password("grace")
+    dovecot.remove_user("grace")  # twice: nothing left to remove
+    with pytest.raises(ValueError):
+        dovecot.remove_user("../alice")
+
+
 def test_pop3_count(dovecot):
     dovecot.add_user("dave", "dave-pw")
     assert dovecot.pop3_count("dave") == 0

@@ -246,6 +246,25 @@ def test_engine_imap_uidvalidity_change_on_empty_folder_is_reported(mail_user, d
     assert batches[0].messages == [] and batches[0].cursor == Cursor(new_validity, 0)
 
 
+def test_engine_imap_uids_above_2_31(mail_user, dovecot, new_message):
+    """UIDVALIDITY and UIDs are unsigned 32-bit numbers: values past 2**31 sync,
+    incrementally, and an unchanged folder stays one command."""
+    uidvalidity, next_uid = 2**32 - 1, 2**32 - 100
+    dovecot.set_uids(mail_user.login, "INBOX", uidvalidity, next_uid)
+    settings = mail_user.settings()
+    uids = mail_user.deliver_many("INBOX", [new_message(i) for i in range(3)])
+    assert uids == [next_uid, next_uid + 1, next_uid + 2]
+    messages, cursor, changed, _ = _sync(settings, "INBOX", None)
+    assert [m.uid for m in messages] == uids and not changed
+    assert cursor == Cursor(uidvalidity, uids[-1])
+    more = mail_user.deliver_many("INBOX", [new_message(3)])
+    messages, cursor2, changed, _ = _sync(settings, "INBOX", cursor)
+    assert [m.uid for m in messages] == more and not changed
+    assert cursor2 == Cursor(uidvalidity, more[0])
+    messages, cursor3, _, commands = _sync(settings, "INBOX", cursor2)
+    assert messages == [] and cursor3 == cursor2 and commands == 1
+
+
 @pytest.mark.parametrize("count", [10, 300])
 def test_engine_imap_idle_folder_round_trips(mail_user, new_message, count):
     settings = mail_user.settings()

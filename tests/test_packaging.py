@@ -1,5 +1,6 @@
 """The addon builds as a wheel the way OCA 18.0 addons do (whool)."""
 
+import ast
 import email
 import re
 import subprocess
@@ -24,9 +25,12 @@ def test_addon_builds_as_wheel(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     name = result.stdout.strip().splitlines()[-1]
+    manifest = ast.literal_eval((ROOT / "carerix_mail" / "__manifest__.py").read_text())
     # whool adds a post-release number: the commits since the version changed.
     match = re.fullmatch(
-        r"odoo_addon_carerix_mail-(18\.0\.1\.0\.0(?:\.\d+)?)-py3-none-any\.whl", name
+        rf"odoo_addon_carerix_mail-({re.escape(manifest['version'])}(?:\.\d+)?)"
+        r"-py3-none-any\.whl",
+        name,
     )
     assert match, name
     with zipfile.ZipFile(tmp_path / name) as wheel:
@@ -44,6 +48,7 @@ def test_addon_builds_as_wheel(tmp_path):
         "i18n/carerix_mail.pot",
         "static/description/icon.png",
         "README.rst",
+        f"migrations/{manifest['version']}/pre-migration.py",
     ):
         assert prefix + path in files, path
     assert metadata["Name"] == "odoo-addon-carerix_mail"

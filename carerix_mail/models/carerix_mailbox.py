@@ -4,6 +4,8 @@ from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
+from odoo.service.server import SLEEP_INTERVAL
+from odoo.tools import config
 
 from ..engine import (
     ConnectionSettings,
@@ -26,8 +28,43 @@ MAX_MESSAGE_SIZE = 50 * 1024 * 1024
 # in bulk pays per batch; past 250 messages a batch gains nothing measurable.
 SYNC_BATCH_SIZE = 250
 SYNC_BATCH_BYTES = 20_000_000
-# Seconds a scheduled run may spend before leaving the rest for the next run.
-CRON_TIME_BUDGET = 240
+# Seconds a scheduled run may spend before leaving the rest for the next run
+# (see cron_time_budget): at most the maximum, at least the minimum, and this
+# margin below the real-time limit Odoo gives a cron job (for the batch under
+# way when time is up, the health commit, and the other jobs of the run).
+CRON_MAX_TIME_BUDGET = 240
+CRON_MIN_TIME_BUDGET = 10
+CRON_TIME_MARGIN = 20
+# With workers, the cron worker's watchdog also counts its sleep between two
+# runs: up to SLEEP_INTERVAL plus a jitter of pid % 10 seconds.
+CRON_WORKER_SLEEP = SLEEP_INTERVAL + 10
+
+
+def cron_time_budget(options=config):
+    """Seconds a scheduled sync may run before Odoo stops its cron job.
+
+    ``options`` are Odoo's (``odoo.tools.config``), applied as Odoo 18's
+    server does (``odoo/service/server.py``): with workers, the cron worker's
+    watchdog allows ``limit_time_real_cron`` seconds (-1: ``limit_time_real``,
+    0: no limit), counted from before the worker's sleep; without workers, a
+    cron thread may run ``limit_time_real_cron`` seconds when that is above 0,
+    else ``limit_time_real`` (0: no limit).
+    """
+    real = options.get("limit_time_real") or 0
+    cron = options.get("limit_time_real_cron")
+    cron = -1 if cron is None else cron
+    if options.get("workers"):
+        limit, sleep = (real if cron == -1 else cron), CRON_WORKER_SLEEP
+    else:
+        limit, sleep = (cron if cron > 0 else real), 0
+    if limit <= 0:  # no limit
+        return CRON_MAX_TIME_BUDGET
+    budget = limit - sleep - CRON_TIME_MARGIN
+    return max(CRON_MIN_TIME_BUDGET, min(CRON_MAX_TIME_BUDGET, budget))
+
+
+def _past(deadline):
+    return deadline is not None and time.monotonic() >= deadline
 
 
 class CarerixMailbox(models.Model):
@@ -47,28 +84,51 @@ class CarerixMailbox(models.Model):
         "res.users", required=True, ondelete="cascade", index=True, readonly=True
     )
     active = fields.Boolean(related="user_id.active", store=True)
-    host = fields.Char("Mail server")
-    port = fields.Integer()
-    login = fields.Char("Username")
+    # Fields marked user_setting=True are the user's Email settings: res.users
+    # shows each as mailbox_<name>, with the type, label, help and selection
+    # defined here (editable unless readonly here). See res_users.py.
+    host = fields.Char("Mail server", user_setting=True)
+    port = fields.Integer(user_setting=True)
+    login = fields.Char("Username", user_setting=True)
     protocol = fields.Selection(
-        [("imap", "IMAP"), ("pop3", "POP3")], default="imap", required=True
+        [("imap", "IMAP"), ("pop3", "POP3")],
+        "Type",
+        default="imap",
+        required=True,
+        user_setting=True,
     )
     security = fields.Selection(
         [("starttls", "STARTTLS"), ("ssl", "SSL/TLS"), ("none", "None")],
         default="starttls",
         required=True,
+        user_setting=True,
     )
     security_none_confirmed = fields.Boolean(
-        "I understand that without encryption my password and mail cross the "
-        "network readable by anyone on the way"
+        "I understand the risk of no encryption",
+        help="Without encryption my password and my mail cross the network "
+        "readable by anyone on the way.",
+        user_setting=True,
     )
-    fetch_enabled = fields.Boolean("Fetch email from mail server")
-    keep_copy = fields.Boolean("Keep a copy on the server", default=True)
-    remove_after_days = fields.Integer("Remove from server after (days)")
-    from_address = fields.Char("Outgoing From address")
-    incoming_confidential = fields.Boolean("Incoming email confidential by default")
-    outgoing_confidential = fields.Boolean("Outgoing email confidential by default")
-    has_password = fields.Boolean(compute="_compute_has_password")
+    fetch_enabled = fields.Boolean("Fetch email from mail server", user_setting=True)
+    keep_copy = fields.Boolean(
+        "Keep a copy on the server", default=True, user_setting=True
+    )
+    remove_after_days = fields.Integer(
+        "Remove from server after (days)", user_setting=True
+    )
+    from_address = fields.Char("Outgoing From address", user_setting=True)
+    incoming_confidential = fields.Boolean(
+        "Incoming email confidential by default", user_setting=True
+    )
+    outgoing_confidential = fields.Boolean(
+        "Outgoing email confidential by default", user_setting=True
+    )
+    has_password = fields.Boolean(
+        "Password set",
+        compute="_compute_has_password",
+        readonly=True,
+        user_setting=True,
+    )
     ca_file = fields.Char(
         "Trusted CA file",
         help="PEM file of an extra certificate authority to trust (technical).",
@@ -76,19 +136,24 @@ class CarerixMailbox(models.Model):
     )
     state = fields.Selection(
         [("never", "Never synced"), ("ok", "OK"), ("failing", "Failing")],
+        "Sync state",
         default="never",
         readonly=True,
         required=True,
+        user_setting=True,
     )
-    last_sync_ok = fields.Datetime("Last successful sync", readonly=True)
+    last_sync_ok = fields.Datetime(
+        "Last successful sync", readonly=True, user_setting=True
+    )
     last_attempt = fields.Datetime("Last sync attempt", readonly=True)
-    last_error = fields.Text(readonly=True)
-    count_fetched = fields.Integer("Fetched", readonly=True)
-    count_archived = fields.Integer("Archived", readonly=True)
-    count_unmatched = fields.Integer("Unmatched", readonly=True)
+    last_error = fields.Text("Last error", readonly=True, user_setting=True)
+    count_fetched = fields.Integer("Fetched", readonly=True, user_setting=True)
+    count_archived = fields.Integer("Archived", readonly=True, user_setting=True)
+    count_unmatched = fields.Integer("Unmatched", readonly=True, user_setting=True)
     count_skipped = fields.Integer(
         "Not stored",
         readonly=True,
+        user_setting=True,
         help="Messages that could not be stored, not even as they arrived: they "
         "stay on the mail server and the server log says why.",
     )
@@ -109,6 +174,10 @@ class CarerixMailbox(models.Model):
             "ALTER TABLE carerix_mailbox "
             "ADD COLUMN IF NOT EXISTS password_secret VARCHAR"
         )
+
+    def _valid_field_parameter(self, field, name):
+        # user_setting: shown on the user's Email settings page (res_users.py).
+        return name == "user_setting" or super()._valid_field_parameter(field, name)
 
     # ------------------------------------------------------------------
     # Password (write-only)
@@ -157,13 +226,6 @@ class CarerixMailbox(models.Model):
                         "STARTTLS or SSL/TLS."
                     )
                 )
-
-    @api.onchange("protocol", "security")
-    def _onchange_protocol_security(self):
-        for box in self:
-            box.port = default_port(box.protocol, box.security)
-            if box.security != "none":
-                box.security_none_confirmed = False
 
     def _check_owner_or_admin(self):
         for box in self:
@@ -366,15 +428,20 @@ class CarerixMailbox(models.Model):
     # Sync
     # ------------------------------------------------------------------
     @api.model
-    def _cron_sync(self, time_budget=CRON_TIME_BUDGET):
-        """Sync every mailbox with fetching on, one at a time, until the budget.
+    def _cron_sync(self, time_budget=None):
+        """Sync every mailbox with fetching on, one at a time, until the budget
+        (seconds; by default :func:`cron_time_budget`) is spent: a mailbox
+        synced when time is up stops after its current batch, the rest of its
+        mail waits for the next run.
 
         Returns the number of mailboxes synced. Commits (see :meth:`_claim_and_sync`).
         """
+        if time_budget is None:
+            time_budget = cron_time_budget()
         deadline = time.monotonic() + time_budget
         done = []
         while time.monotonic() < deadline:
-            box_id = self._claim_and_sync(exclude=done)
+            box_id = self._claim_and_sync(exclude=done, deadline=deadline)
             if not box_id:
                 break
             done.append(box_id)
@@ -389,8 +456,11 @@ class CarerixMailbox(models.Model):
         return len(done)
 
     @api.model
-    def _claim_and_sync(self, mailbox_id=None, exclude=()):
+    def _claim_and_sync(self, mailbox_id=None, exclude=(), deadline=None):
         """Claim one mailbox, sync it, record its health; returns its id or None.
+
+        With a ``deadline`` (a ``time.monotonic()`` value), the sync stops after
+        the first batch that ends past it.
 
         The mailbox row is claimed with ``SELECT … FOR NO KEY UPDATE SKIP
         LOCKED`` (the ``FOR UPDATE`` variant that still lets the sync insert
@@ -417,16 +487,15 @@ class CarerixMailbox(models.Model):
             )
             params = [list(exclude) or [0]]
         with self.env.registry.cursor() as lock_cr:
-            if not self.env.registry.in_test_mode():
-                # Read committed: another worker may have just written the health
-                # of a row this claim looks at; under Odoo's default repeatable
-                # read, locking such a row fails with a serialization error.
-                lock_cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            # Read committed: another worker may have just written the health
+            # of a row this claim looks at; under Odoo's default repeatable
+            # read, locking such a row fails with a serialization error.
+            lock_cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             lock_cr.execute(query.format(where=where), params)
             row = lock_cr.fetchone()
             if not row:
                 return None
-            health = self.browse(row[0])._sync()
+            health = self.browse(row[0])._sync(deadline=deadline)
             lock_env = api.Environment(lock_cr, self.env.uid, self.env.context)
             lock_box = lock_env["carerix.mailbox"].browse(row[0])
             stats = health.pop("stats")
@@ -444,8 +513,10 @@ class CarerixMailbox(models.Model):
         self.browse(row[0]).invalidate_recordset()
         return row[0]
 
-    def _sync(self):
-        """Fetch and archive the new mail of this (claimed) mailbox.
+    def _sync(self, deadline=None):
+        """Fetch and archive the new mail of this (claimed) mailbox, until the
+        ``deadline`` (``time.monotonic()``) if any: a sync that stops there is
+        completed by the next ones.
 
         Returns the sync health values for the caller to write on the mailbox
         row. Commits on ``self.env.cr`` after each batch: the archived messages
@@ -463,9 +534,9 @@ class CarerixMailbox(models.Model):
         try:
             with self._open() as client:
                 if self.protocol == "imap":
-                    box._sync_imap(client, stats)
+                    complete = box._sync_imap(client, stats, deadline)
                 else:
-                    box._sync_pop3(client, stats)
+                    complete = box._sync_pop3(client, stats, deadline)
             cr.commit()  # pylint: disable=invalid-commit; the last batch, before the health says "ok"
         except Exception as error:  # recorded on the card, the others go on
             if isinstance(error, MailError):
@@ -481,14 +552,13 @@ class CarerixMailbox(models.Model):
                 )
             cr.rollback()
             return {"state": "failing", "last_error": message, "stats": stats}
-        return {
-            "state": "ok",
-            "last_error": False,
-            "last_sync_ok": fields.Datetime.now(),
-            "stats": stats,
-        }
+        health = {"state": "ok", "last_error": False, "stats": stats}
+        if complete:  # (until then, what is fetched is still the first sync's)
+            health["last_sync_ok"] = fields.Datetime.now()
+        return health
 
-    def _sync_imap(self, client, stats):
+    def _sync_imap(self, client, stats, deadline=None):
+        """Sync the Inbox and Sent folders; False when stopped at ``deadline``."""
         if not self.folder_ids:
             self._discover_folders(client)
         folders = self.folder_ids.filtered(
@@ -530,14 +600,20 @@ class CarerixMailbox(models.Model):
                     }
                 )
                 self.env.cr.commit()  # pylint: disable=invalid-commit; messages and the cursor covering them
+                if _past(deadline):
+                    return False
+        return True
 
-    def _sync_pop3(self, client, stats):
+    def _sync_pop3(self, client, stats, deadline=None):
+        """Sync the POP3 mailbox; False when stopped at ``deadline``."""
         Uidl = self.env["carerix.mailbox.uidl"]
         known = dict(self.uidl_ids.mapped(lambda u: (u.uidl, u)))
         batch, batch_bytes = [], 0
         for message in client.new_messages(
             set(known), max_message_size=MAX_MESSAGE_SIZE
         ):
+            if not batch and stats["fetched"] and _past(deadline):
+                return False  # every batch so far is committed
             size = len(message.raw or b"")
             if batch and batch_bytes + size > SYNC_BATCH_BYTES:  # a large one alone
                 self._archive_pop3_batch(batch, known, stats)
@@ -569,6 +645,7 @@ class CarerixMailbox(models.Model):
                 lambda u: u.first_archived < fields.Datetime.now() - timedelta(days=30)
             )
             stale.unlink()
+        return True
 
     def _archive_pop3_batch(self, messages, known, stats):
         """Archive POP3 ``messages`` and commit them with their UIDLs (a

@@ -3,6 +3,13 @@ from odoo import fields, models
 ROLES = [("inbox", "Inbox"), ("sent", "Sent"), ("ignore", "Ignore")]
 
 
+class BigInteger(fields.Integer):
+    """An integer stored as ``bigint``: ``fields.Integer`` is a 32-bit signed
+    ``int4``, too small for IMAP's UIDVALIDITY and UIDs (up to 2**32 - 1)."""
+
+    _column_type = ("int8", "int8")
+
+
 class CarerixMailboxFolder(models.Model):
     """One IMAP folder of a mailbox: its role and how far it was synced."""
 
@@ -21,8 +28,8 @@ class CarerixMailboxFolder(models.Model):
     present = fields.Boolean(
         "On the server", default=True, help="Unticked when the folder vanished."
     )
-    uidvalidity = fields.Integer("UIDVALIDITY", readonly=True)
-    last_uid = fields.Integer("Last UID", readonly=True)
+    uidvalidity = BigInteger("UIDVALIDITY", readonly=True)
+    last_uid = BigInteger("Last UID", readonly=True)
     last_sync = fields.Datetime(readonly=True)
 
     _sql_constraints = [

@@ -3,117 +3,52 @@ from odoo.exceptions import AccessError
 from odoo.osv import expression
 
 from ..engine import default_port
-
-# Fields of res.users shown on page "Email settings" -> field of carerix.mailbox.
-MAILBOX_FIELDS = {
-    "mailbox_host": "host",
-    "mailbox_port": "port",
-    "mailbox_login": "login",
-    "mailbox_protocol": "protocol",
-    "mailbox_security": "security",
-    "mailbox_security_none_confirmed": "security_none_confirmed",
-    "mailbox_fetch_enabled": "fetch_enabled",
-    "mailbox_keep_copy": "keep_copy",
-    "mailbox_remove_after_days": "remove_after_days",
-    "mailbox_from_address": "from_address",
-    "mailbox_incoming_confidential": "incoming_confidential",
-    "mailbox_outgoing_confidential": "outgoing_confidential",
-}
-# Read-only sync health.
-MAILBOX_HEALTH_FIELDS = {
-    "mailbox_has_password": "has_password",
-    "mailbox_state": "state",
-    "mailbox_last_sync_ok": "last_sync_ok",
-    "mailbox_last_error": "last_error",
-    "mailbox_count_fetched": "count_fetched",
-    "mailbox_count_archived": "count_archived",
-    "mailbox_count_unmatched": "count_unmatched",
-    "mailbox_count_skipped": "count_skipped",
-}
+from .carerix_mailbox import CarerixMailbox
 
 
-LABELS = {
-    "host": "Mail server",
-    "port": "Port",
-    "login": "Username",
-    "protocol": "Type",
-    "security": "Security",
-    "security_none_confirmed": "I understand the risk of no encryption",
-    "fetch_enabled": "Fetch email from mail server",
-    "keep_copy": "Keep a copy on the server",
-    "remove_after_days": "Remove from server after (days)",
-    "from_address": "Outgoing From address",
-    "incoming_confidential": "Incoming email confidential by default",
-    "outgoing_confidential": "Outgoing email confidential by default",
-    "has_password": "Password set",
-    "state": "Sync state",
-    "last_sync_ok": "Last successful sync",
-    "last_error": "Last error",
-    "count_fetched": "Fetched",
-    "count_archived": "Archived",
-    "count_unmatched": "Unmatched",
-    "count_skipped": "Not stored",
-}
+def _proxy(source):
+    """The res.users field showing the carerix.mailbox field ``source``.
 
-
-def _proxy(field_name, readonly=False):
-    """A res.users field showing ``carerix.mailbox.<field_name>``.
-
-    Only the user himself (through SELF_READABLE_FIELDS) and settings
-    administrators see the values; every other user reads empty values.
-    Writing goes through :meth:`ResUsers.write` / :meth:`ResUsers.create`,
-    which hand the values to the mailbox (no ORM inverse: the fields share one
-    compute method, and an inverse would see the unwritten ones as empty).
+    Same type, label, help and read-only flag as ``source``; the selection is
+    read from the mailbox field itself, so an addon that extends it extends the
+    user's page too. Only the user himself (through SELF_READABLE_FIELDS) and
+    settings administrators see the values; every other user reads the
+    defaults. Writing goes through :meth:`ResUsers.write` / :meth:`ResUsers.create`,
+    which hand the values to the mailbox in one write (no ORM inverse: the
+    fields share one compute method, and an inverse would see the unwritten
+    ones as empty).
     """
-    Field = {
-        "host": fields.Char,
-        "port": fields.Integer,
-        "login": fields.Char,
-        "from_address": fields.Char,
-        "last_error": fields.Text,
-        "last_sync_ok": fields.Datetime,
-        "remove_after_days": fields.Integer,
-        "count_fetched": fields.Integer,
-        "count_archived": fields.Integer,
-        "count_unmatched": fields.Integer,
-        "count_skipped": fields.Integer,
-    }.get(field_name, fields.Boolean)
-    kwargs = {}
-    if field_name in ("protocol", "security", "state"):
-        Field = fields.Selection
-        kwargs["selection"] = lambda self, name=field_name: (
+    kwargs = {
+        # (without a string, the mailbox field's label is made from its name)
+        "string": source.args.get("string") or source.name.replace("_", " ").title(),
+        "help": source.args.get("help"),
+        "readonly": bool(source.args.get("readonly")),
+        "compute": "_compute_mailbox_fields",
+    }
+    if isinstance(source, fields.Selection):
+        kwargs["selection"] = lambda self, name=source.name: (
             self.env["carerix.mailbox"]._fields[name]._description_selection(self.env)
         )
-    kwargs["string"] = LABELS.get(field_name)
-    return Field(compute="_compute_mailbox_fields", readonly=readonly, **kwargs)
+    return type(source)(**kwargs)
+
+
+# The fields of carerix.mailbox marked user_setting, shown on the Email
+# settings page: {res.users field: carerix.mailbox field}, in their order.
+MAILBOX_SOURCES = {
+    f"mailbox_{source.name}": source
+    for source in vars(CarerixMailbox).values()
+    if isinstance(source, fields.Field) and source.args.get("user_setting")
+}
+MAILBOX_FIELDS = {name: source.name for name, source in MAILBOX_SOURCES.items()}
+# Those the user (or a settings administrator) may change.
+MAILBOX_EDITABLE = [
+    name for name, source in MAILBOX_SOURCES.items() if not source.args.get("readonly")
+]
 
 
 class ResUsers(models.Model):
     _inherit = "res.users"
 
-    carerix_mailbox_ids = fields.One2many(
-        "carerix.mailbox", "user_id", "Mailbox", groups="base.group_system"
-    )
-    mailbox_host = _proxy("host")
-    mailbox_port = _proxy("port")
-    mailbox_login = _proxy("login")
-    mailbox_protocol = _proxy("protocol")
-    mailbox_security = _proxy("security")
-    mailbox_security_none_confirmed = _proxy("security_none_confirmed")
-    mailbox_fetch_enabled = _proxy("fetch_enabled")
-    mailbox_keep_copy = _proxy("keep_copy")
-    mailbox_remove_after_days = _proxy("remove_after_days")
-    mailbox_from_address = _proxy("from_address")
-    mailbox_incoming_confidential = _proxy("incoming_confidential")
-    mailbox_outgoing_confidential = _proxy("outgoing_confidential")
-    mailbox_has_password = _proxy("has_password", readonly=True)
-    mailbox_state = _proxy("state", readonly=True)
-    mailbox_last_sync_ok = _proxy("last_sync_ok", readonly=True)
-    mailbox_last_error = _proxy("last_error", readonly=True)
-    mailbox_count_fetched = _proxy("count_fetched", readonly=True)
-    mailbox_count_archived = _proxy("count_archived", readonly=True)
-    mailbox_count_unmatched = _proxy("count_unmatched", readonly=True)
-    mailbox_count_skipped = _proxy("count_skipped", readonly=True)
     mailbox_password = fields.Char(
         "Mailbox password",
         compute="_compute_mailbox_password",
@@ -133,15 +68,12 @@ class ResUsers(models.Model):
         return (
             super().SELF_READABLE_FIELDS
             + list(MAILBOX_FIELDS)
-            + list(MAILBOX_HEALTH_FIELDS)
             + ["mailbox_password", "mailbox_folder_ids"]
         )
 
     @property
     def SELF_WRITEABLE_FIELDS(self):
-        return (
-            super().SELF_WRITEABLE_FIELDS + list(MAILBOX_FIELDS) + ["mailbox_password"]
-        )
+        return super().SELF_WRITEABLE_FIELDS + MAILBOX_EDITABLE + ["mailbox_password"]
 
     def _may_see_mailbox(self):
         self.ensure_one()
@@ -149,7 +81,10 @@ class ResUsers(models.Model):
         return env.su or self == env.user or env.user.has_group("base.group_system")
 
     def _carerix_mailbox(self, create=False):
-        """The mailbox of this user (sudo), created on demand."""
+        """The mailbox of this user (sudo), created on demand.
+
+        A user has at most one mailbox (``carerix.mailbox.user_id`` is unique).
+        """
         self.ensure_one()
         box = (
             self.env["carerix.mailbox"]
@@ -162,17 +97,14 @@ class ResUsers(models.Model):
 
     @api.depends_context("uid")
     def _compute_mailbox_fields(self):
-        defaults = self.env["carerix.mailbox"].default_get(
-            list(MAILBOX_FIELDS.values())
-        )
+        Box = self.env["carerix.mailbox"]
+        defaults = Box.default_get(list(MAILBOX_FIELDS.values()))
+        visible = self.filtered(lambda user: user.id and user._may_see_mailbox())
+        boxes = Box.sudo().search([("user_id", "in", visible.ids)])
+        box_of = {box.user_id.id: box for box in boxes}
         for user in self:
-            box = (
-                user._carerix_mailbox() if user.id and user._may_see_mailbox() else None
-            )
-            for user_field, box_field in {
-                **MAILBOX_FIELDS,
-                **MAILBOX_HEALTH_FIELDS,
-            }.items():
+            box = box_of.get(user.id)
+            for user_field, box_field in MAILBOX_FIELDS.items():
                 if box:
                     user[user_field] = box[box_field]
                 else:
@@ -209,14 +141,12 @@ class ResUsers(models.Model):
         Returns ``(mailbox_vals, password)``: the values for carerix.mailbox
         and the new password (``None`` to keep the current one).
         """
-        box_vals = {
-            MAILBOX_FIELDS[key]: vals.pop(key)
-            for key in list(vals)
-            if key in MAILBOX_FIELDS
-        }
+        box_vals = {}
+        for key in set(vals) & set(MAILBOX_FIELDS):
+            value = vals.pop(key)
+            if key in MAILBOX_EDITABLE:  # the health is read-only
+                box_vals[MAILBOX_FIELDS[key]] = value
         password = vals.pop("mailbox_password", None) or None
-        for key in MAILBOX_HEALTH_FIELDS:
-            vals.pop(key, None)  # read-only
         vals.pop("mailbox_folder_ids", None)  # changed through Edit folders only
         return box_vals, password
 
@@ -231,9 +161,7 @@ class ResUsers(models.Model):
                 box.write(changed)
             if password:
                 box._set_password(password)
-        self.invalidate_recordset(
-            [*MAILBOX_FIELDS, *MAILBOX_HEALTH_FIELDS, "mailbox_password"]
-        )
+        self.invalidate_recordset([*MAILBOX_FIELDS, "mailbox_password"])
 
     @api.depends_context("uid")
     def _compute_mailbox_folder_ids(self):
@@ -277,3 +205,18 @@ class ResUsers(models.Model):
 
     def action_mailbox_edit_folders(self):
         return self._mailbox_action("action_edit_folders")
+
+
+def _add_mailbox_fields(model_class):
+    """Add the fields of the Email settings page to ``model_class``.
+
+    The metaclass registers the fields of a class body only; these are
+    registered the same way, after the class is created.
+    """
+    for name, source in MAILBOX_SOURCES.items():
+        field = _proxy(source)
+        setattr(model_class, name, field)
+        field.__set_name__(model_class, name)
+
+
+_add_mailbox_fields(ResUsers)

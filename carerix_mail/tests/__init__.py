@@ -1,4 +1,5 @@
 from . import test_install
+from . import test_batch
 from . import test_sync
 from . import test_settings
 from . import test_privacy
@@ -11,3 +12,5 @@ from . import test_composer_confidential
 from . import test_my_mail
 from . import test_hardening
 from . import test_faults
+from . import test_folder_cursors
+from . import test_cron_budget

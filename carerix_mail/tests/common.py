@@ -3,8 +3,8 @@
 The tests talk to the real Dovecot started by ``scripts/test.sh`` (its state
 file is named by ``CARERIX_DEVSERVICES_STATE``). Tests of the sync need real
 transactions (the sync commits per batch, and claims mailboxes with a second
-cursor), so :class:`SyncCase` works on fresh committed cursors and switches off
-the mailboxes it created when a test ends.
+cursor), so :class:`SyncCase` works on fresh committed cursors, and when a test
+ends deletes every row committed since it started, and its Dovecot accounts.
 """
 
 import base64
@@ -12,18 +12,24 @@ import concurrent.futures
 import contextlib
 import importlib.util
 import itertools
+import logging
 import os
+import time
 import uuid
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from unittest.mock import patch
 
+import psycopg2
+
 import odoo
 from odoo import SUPERUSER_ID, api
 from odoo.tests import TransactionCase, new_test_user
 from odoo.tests.common import ChromeBrowser
+from odoo.tools import SQL
 
+_logger = logging.getLogger(__name__)
 SCREENSHOT_PREFIX = "carerix-screenshot:"
 _SCRIPTS = Path(__file__).resolve().parents[2] / "scripts" / "devservices.py"
 _counter = itertools.count(1)
@@ -83,8 +89,66 @@ def make_mail(
     return msg.as_bytes()
 
 
+def max_ids(cr):
+    """``{table: largest id}`` of every table with an integer ``id``."""
+    cr.execute(
+        """
+        SELECT c.table_name
+          FROM information_schema.columns c
+          JOIN information_schema.tables t USING (table_schema, table_name)
+         WHERE c.table_schema = current_schema() AND c.column_name = 'id'
+           AND c.data_type IN ('integer', 'bigint') AND t.table_type = 'BASE TABLE'
+        """
+    )
+    tables = [name for (name,) in cr.fetchall()]
+    cr.execute(
+        SQL(" UNION ALL ").join(
+            SQL("SELECT %s, MAX(id) FROM %s", name, SQL.identifier(name))
+            for name in tables
+        )
+    )
+    return {name: top or 0 for name, top in cr.fetchall()}
+
+
+def delete_rows_since(env, snapshot):
+    """Delete every row added since ``snapshot`` (:func:`max_ids`), in every
+    table; returns ``{table: rows deleted}``. Attachments go through the ORM
+    (their files too); the rest in SQL, each table again until the rows that
+    referred to its rows are gone."""
+    cr = env.cr
+    cr.execute("SET LOCAL lock_timeout = '20s'")  # never wait for ever
+    env["ir.attachment"].search(
+        [("id", ">", snapshot.get("ir_attachment", 0))]
+    ).unlink()
+    pending = [name for name, top in max_ids(cr).items() if top > snapshot.get(name, 0)]
+    deleted = {}
+    while pending:
+        blocked = []
+        for name in pending:
+            try:
+                with cr.savepoint(flush=False):
+                    cr.execute(
+                        SQL(
+                            "DELETE FROM %s WHERE id > %s",
+                            SQL.identifier(name),
+                            snapshot.get(name, 0),
+                        )
+                    )
+                    deleted[name] = cr.rowcount
+            except psycopg2.errors.ForeignKeyViolation:
+                blocked.append(name)
+        if len(blocked) == len(pending):
+            raise RuntimeError(f"committed rows that cannot be deleted: {blocked}")
+        pending = blocked
+    return deleted
+
+
 class SyncCase(TransactionCase):
-    """Base class of the tests that run a real sync against Dovecot."""
+    """Base class of the tests that run a real sync against Dovecot.
+
+    What a test commits is deleted when it ends: every row added since it
+    started (:func:`delete_rows_since`) and the Dovecot accounts it made.
+    """
 
     @classmethod
     def setUpClass(cls):
@@ -92,9 +156,10 @@ class SyncCase(TransactionCase):
         cls.dovecot = load_dovecot()
 
     def setUp(self):
+        # Added first, so run last: after the test's transaction is rolled back.
+        with self.real_env() as env:
+            self.addCleanup(self._delete_committed, max_ids(env.cr))
         super().setUp()
-        self._mailbox_ids = []
-        self.addCleanup(self._switch_off_mailboxes)
 
     @contextlib.contextmanager
     def real_env(self, uid=SUPERUSER_ID):
@@ -102,12 +167,15 @@ class SyncCase(TransactionCase):
         with self.registry.cursor() as cr:
             yield api.Environment(cr, uid, {})
 
-    def _switch_off_mailboxes(self):
-        if self._mailbox_ids:
-            with self.real_env() as env:
-                env["carerix.mailbox"].browse(self._mailbox_ids).write(
-                    {"fetch_enabled": False}
-                )
+    def _delete_committed(self, snapshot):
+        with self.real_env() as env:
+            delete_rows_since(env, snapshot)
+            left = {
+                name: top
+                for name, top in max_ids(env.cr).items()
+                if top > snapshot.get(name, 0)
+            }
+        self.assertEqual(left, {}, "rows committed by the test are left")
 
     def make_recruiter(self, protocol="imap", password=None, **mailbox_vals):
         """A committed user with a Dovecot account and a configured mailbox.
@@ -118,6 +186,7 @@ class SyncCase(TransactionCase):
         email = f"{login}@agency.example"
         dovecot_password = "pw-" + uuid.uuid4().hex
         self.dovecot.add_user(login, dovecot_password)
+        self.addCleanup(self.dovecot.remove_user, login)
         with self.real_env() as env:
             user = new_test_user(
                 env, login=login, email=email, name=f"Recruiter {login}"
@@ -141,7 +210,6 @@ class SyncCase(TransactionCase):
                 )
             )
             box._set_password(password or dovecot_password)
-            self._mailbox_ids.append(box.id)
             return user.id, login, email
 
     def make_partner(self, **vals):
@@ -197,6 +265,20 @@ class SyncCase(TransactionCase):
                 )
                 .mapped("subject")
             )
+
+
+def build_tour_assets(env):
+    """Build the asset bundles of a tour before the browser waits for them:
+    over a minute on a fresh database, and its "ready" check gives up after
+    60 s. Once per database, the next calls find them built."""
+    # Touch the static files map once, before the first request.
+    odoo.http.root.statics  # noqa: B018  # pylint: disable=pointless-statement
+    started = time.monotonic()
+    for bundle_name in ("web.assets_web", "web.assets_tests"):
+        bundle = env["ir.qweb"]._get_asset_bundle(bundle_name)
+        bundle.js()
+        bundle.css()
+    _logger.info("asset bundles ready in %.0fs", time.monotonic() - started)
 
 
 def screenshot_on_request(futures):

@@ -5,15 +5,15 @@ candidate; the whole conversation gets the lock. Another recruiter opening the
 same candidate does not see the conversation, and gets no lock action.
 """
 
-import logging
-import time
-
-import odoo
 from odoo.tests import HttpCase, new_test_user, tagged
 
-from .common import assert_screenshots, make_mail, screenshot_on_request, unique
-
-_logger = logging.getLogger(__name__)
+from .common import (
+    assert_screenshots,
+    build_tour_assets,
+    make_mail,
+    screenshot_on_request,
+    unique,
+)
 
 # Markers in the subjects and bodies, looked for by the tours.
 PRIVATE = "TOURPRIVATE"
@@ -90,20 +90,8 @@ class TestConfidentialTour(HttpCase):
             self.assertEqual(on_candidate.res_id, self.candidate.id)
             self.assertEqual(entry.copy_ids.mapped("carerix_confidential"), [False] * 2)
 
-    def _build_assets(self):
-        # Touch the static files map once, before the first request.
-        odoo.http.root.statics  # noqa: B018  # pylint: disable=pointless-statement
-        # Build the bundles before the browser waits for them (its "ready"
-        # check gives up after 60 s); once per database.
-        started = time.monotonic()
-        for bundle_name in ("web.assets_web", "web.assets_tests"):
-            bundle = self.env["ir.qweb"]._get_asset_bundle(bundle_name)
-            bundle.js()
-            bundle.css()
-        _logger.info("asset bundles ready in %.0fs", time.monotonic() - started)
-
     def test_owner_locks_the_conversation_other_recruiter_does_not_see_it(self):
-        self._build_assets()
+        build_tour_assets(self.env)
         url = f"/odoo/res.partner/{self.candidate.id}"
         futures = {}
         with screenshot_on_request(futures):

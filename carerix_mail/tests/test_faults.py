@@ -461,10 +461,10 @@ class TestServerFaults(FaultCase):
         durations = {}
         sync = CarerixMailbox._sync
 
-        def timed_sync(box):
+        def timed_sync(box, **kwargs):
             started = time.monotonic()
             try:
-                return sync(box)
+                return sync(box, **kwargs)
             finally:
                 durations[box.user_id.id] = time.monotonic() - started
 

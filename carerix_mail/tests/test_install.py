@@ -1,6 +1,7 @@
 import importlib.util
 from collections import Counter
 
+from odoo.modules.module import get_manifest
 from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools.misc import file_path
 
@@ -12,7 +13,7 @@ class TestInstall(TransactionCase):
     def test_module_installed(self):
         module = self.env["ir.module.module"].search([("name", "=", "carerix_mail")])
         self.assertEqual(module.state, "installed")
-        self.assertEqual(module.latest_version, "18.0.1.0.0")
+        self.assertEqual(module.latest_version, get_manifest("carerix_mail")["version"])
 
     def test_engine_importable_from_addon(self):
         self.assertTrue(callable(engine.ConnectionSettings))

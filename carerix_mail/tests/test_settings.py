@@ -1,17 +1,16 @@
 """Email settings on the user card and the preferences form, Test connection,
 Edit folders, and the write-only mailbox password (every channel, every user)."""
 
+import contextlib
 import importlib.util
 import json
 import logging
 import shutil
 import socket
 import tempfile
-import time
 import uuid
 from unittest.mock import patch
 
-import odoo
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, HttpCase, TransactionCase, new_test_user, tagged
 
@@ -21,12 +20,11 @@ from odoo.addons.carerix_mail.models import res_users as res_users_module
 from .common import (
     _SCRIPTS,
     assert_screenshots,
+    build_tour_assets,
     load_dovecot,
     screenshot_on_request,
     unique,
 )
-
-_logger = logging.getLogger(__name__)
 
 PREFERENCES_VIEW = "base.view_users_form_simple_modif"
 ADMIN_VIEW = "base.view_users_form"
@@ -47,6 +45,26 @@ class _Capture(logging.Handler):
 
     def emit(self, record):
         self.lines.append(self.format(record))
+
+
+@contextlib.contextmanager
+def _capture_logs():
+    """Every log line at DEBUG and above, but SQL statements (odoo.sql_db at
+    DEBUG would print every query with its parameters, a stored secret too)."""
+    capture = _Capture()
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(capture)
+    root.setLevel(logging.DEBUG)
+    sql_logger = logging.getLogger("odoo.sql_db")
+    old_sql_level = sql_logger.level
+    sql_logger.setLevel(logging.INFO)
+    try:
+        yield capture
+    finally:
+        root.removeHandler(capture)
+        root.setLevel(old_level)
+        sql_logger.setLevel(old_sql_level)
 
 
 class SettingsCase(TransactionCase):
@@ -78,6 +96,7 @@ class SettingsCase(TransactionCase):
         cls.login = unique("dc")
         cls.password = "pw-" + uuid.uuid4().hex
         cls.dovecot.add_user(cls.login, cls.password)
+        cls.addClassCleanup(cls.dovecot.remove_user, cls.login)
         cls.box = cls.owner._carerix_mailbox(create=True)
         cls.box.sudo().ca_file = cls.dovecot.ca_file
 
@@ -243,6 +262,39 @@ class TestSettingsForms(SettingsCase):
         self.assertEqual(self.box.protocol, "pop3")
         self.assertEqual(self.box.remove_after_days, 7)
 
+    def test_page_fields_are_the_mailbox_fields(self):
+        """Each mailbox field marked user_setting is on res.users as
+        mailbox_<name>, with the mailbox field's type, label, help, selection
+        and read-only flag, readable by the user himself and writable unless
+        read-only; and nothing else of the mailbox is."""
+        Box = self.env["carerix.mailbox"]
+        Users = self.env["res.users"]
+        marked = [n for n, f in Box._fields.items() if getattr(f, "user_setting", 0)]
+        self.assertIn("host", marked)
+        self.assertIn("state", marked)
+        self.assertNotIn("ca_file", marked)
+        self.assertEqual(
+            set(res_users_module.MAILBOX_FIELDS.values()), set(marked), marked
+        )
+        readable = Users.SELF_READABLE_FIELDS
+        writeable = Users.SELF_WRITEABLE_FIELDS
+        for name in marked:
+            with self.subTest(field=name):
+                source, proxy = Box._fields[name], Users._fields[f"mailbox_{name}"]
+                self.assertEqual(proxy.type, source.type)
+                self.assertEqual(proxy.string, source.string)
+                self.assertEqual(proxy.help, source.help)
+                self.assertEqual(proxy.readonly, source.readonly)
+                self.assertIn(proxy.name, readable)
+                self.assertEqual(proxy.name in writeable, not source.readonly)
+                if source.type == "selection":
+                    self.assertEqual(
+                        proxy._description_selection(self.env),
+                        source._description_selection(self.env),
+                    )
+        # (a help text that is copied, so the check above checks something)
+        self.assertTrue(Users._fields["mailbox_security_none_confirmed"].help)
+
     def test_folders_list_on_the_card(self):
         self.env["carerix.mailbox.folder"].create(
             [
@@ -335,17 +387,7 @@ class TestSettingsPrivacy(SettingsCase):
 
     def test_password_unreadable_through_every_channel(self):
         secret = "S3cr3t-" + uuid.uuid4().hex
-        capture = _Capture()
-        root = logging.getLogger()
-        old_level = root.level
-        root.addHandler(capture)
-        root.setLevel(logging.DEBUG)
-        # SQL statements are not logged (odoo.sql_db at DEBUG would print
-        # every query with its parameters, the stored secret included).
-        sql_logger = logging.getLogger("odoo.sql_db")
-        old_sql_level = sql_logger.level
-        sql_logger.setLevel(logging.INFO)
-        try:
+        with _capture_logs() as capture:
             with (
                 patch.object(mailbox_module, "_logger") as box_logger,
                 patch.object(res_users_module, "_logger", create=True) as user_logger,
@@ -367,10 +409,6 @@ class TestSettingsPrivacy(SettingsCase):
                     health = self.box.sudo()._sync()
                 self.assertEqual(health["state"], "failing")
                 seen.append(json.dumps(health, default=str))
-        finally:
-            root.removeHandler(capture)
-            root.setLevel(old_level)
-            sql_logger.setLevel(old_sql_level)
         self.assertTrue(capture.lines, "no log line captured at all")
         for line in capture.lines:
             self.assertNotIn(secret, line)
@@ -378,6 +416,11 @@ class TestSettingsPrivacy(SettingsCase):
             self.assertNotIn(secret, repr(logger.mock_calls))
         for text in seen:
             self.assertNotIn(secret, text)
+        self._assert_stored_nowhere(secret)
+
+    def _assert_stored_nowhere(self, secret):
+        """No log record, tracking value or message holds ``secret``, while
+        the mailbox keeps it for the sync."""
         Sudo = self.env["ir.logging"].sudo()
         self.assertFalse(Sudo.search([("message", "ilike", secret)]))
         tracking = self.env["mail.tracking.value"].sudo()
@@ -408,72 +451,13 @@ class TestSettingsPrivacy(SettingsCase):
         """
         seen = []
         for reader in (self.owner, self.other, self.admin):
-            users = self.env["res.users"].with_user(reader)
-            me = self.owner.with_user(reader)
-            all_user_fields = [
-                name
-                for name in users.fields_get(attributes=["type"])
-                if name.startswith("mailbox_")
-            ]
-            self.assertIn("mailbox_password", all_user_fields)
-            texts = {
-                "read": me.read(all_user_fields),
-                "read_password": me.read(["mailbox_password"]),
-                "search_read": users.search_read(
-                    [("id", "=", self.owner.id)], all_user_fields
-                ),
-                "export_user": me.export_data(
-                    ["mailbox_password", "mailbox_host", "mailbox_login"]
-                ),
-                "fields_get_user": users.fields_get(),
-                "fields_get_box": self.env["carerix.mailbox"]
-                .with_user(reader)
-                .fields_get(),
-                "name_search": users.name_search(secret),
-            }
-            self.assertFalse(texts["read_password"][0]["mailbox_password"])
-            self.assertNotIn(
-                "password_secret", texts["fields_get_box"], "secret is no ORM field"
-            )
-            self.assertFalse(users.search([("login", "=", secret)]))
-            # No search oracle: a password condition never matches.
-            self.assertFalse(users.search([("mailbox_password", "=", secret)]))
-            self.assertFalse(users.search([("mailbox_password", "!=", secret)]))
+            texts = self._read_user_settings(reader, secret)
             if reader == self.owner:
-                texts["web_read_preferences"] = me.web_read(
-                    self.view_spec(reader, PREFERENCES_VIEW)
-                )
-                texts["onchange_preferences"] = me.onchange(
-                    {"mailbox_protocol": "pop3", "mailbox_password": "typed"},
-                    ["mailbox_protocol"],
-                    {
-                        "mailbox_protocol": {},
-                        "mailbox_port": {},
-                        "mailbox_password": {},
-                    },
-                )
-                self.assertNotIn(
-                    "mailbox_password", texts["onchange_preferences"]["value"]
-                )
+                texts.update(self._read_preferences(reader))
             if reader in (self.owner, self.admin):
-                box = self.env["carerix.mailbox"].with_user(reader).browse(self.box.id)
-                # (POP3 UIDLs are for settings administrators only.)
-                box_fields = [f for f in box.fields_get() if f != "uidl_ids"]
-                texts["read_box"] = box.read(box_fields)
-                texts["search_read_box"] = box.search_read(
-                    [("id", "=", self.box.id)], box_fields
-                )
-                texts["export_box"] = box.export_data(
-                    [f for f in box_fields if f != "folder_ids"]
-                )
-                self.assertEqual(texts["read_box"][0]["host"], self.dovecot.host)
-                self.assertTrue(texts["read_box"][0]["has_password"])
-                with self.assertRaises(ValueError):
-                    box.read(["password_secret"])
-                with self.assertRaises(ValueError):
-                    box.search([("password_secret", "=", secret)])
+                texts.update(self._read_mailbox(reader, secret))
             if reader == self.admin:
-                texts["web_read_admin_form"] = me.web_read(
+                texts["web_read_admin_form"] = self.owner.with_user(reader).web_read(
                     self.view_spec(reader, ADMIN_VIEW)
                 )
             for channel, value in texts.items():
@@ -482,6 +466,75 @@ class TestSettingsPrivacy(SettingsCase):
                     self.assertNotIn(secret, text)
                 seen.append(text)
         return seen
+
+    def _read_user_settings(self, reader, secret):
+        """The owner's settings on res.users as ``reader`` reads them."""
+        users = self.env["res.users"].with_user(reader)
+        me = self.owner.with_user(reader)
+        all_user_fields = [
+            name
+            for name in users.fields_get(attributes=["type"])
+            if name.startswith("mailbox_")
+        ]
+        self.assertIn("mailbox_password", all_user_fields)
+        texts = {
+            "read": me.read(all_user_fields),
+            "read_password": me.read(["mailbox_password"]),
+            "search_read": users.search_read(
+                [("id", "=", self.owner.id)], all_user_fields
+            ),
+            "export_user": me.export_data(
+                ["mailbox_password", "mailbox_host", "mailbox_login"]
+            ),
+            "fields_get_user": users.fields_get(),
+            "fields_get_box": self.env["carerix.mailbox"]
+            .with_user(reader)
+            .fields_get(),
+            "name_search": users.name_search(secret),
+        }
+        self.assertFalse(texts["read_password"][0]["mailbox_password"])
+        self.assertNotIn(
+            "password_secret", texts["fields_get_box"], "secret is no ORM field"
+        )
+        self.assertFalse(users.search([("login", "=", secret)]))
+        # No search oracle: a password condition never matches.
+        self.assertFalse(users.search([("mailbox_password", "=", secret)]))
+        self.assertFalse(users.search([("mailbox_password", "!=", secret)]))
+        return texts
+
+    def _read_preferences(self, reader):
+        """The preferences form of the owner, read and changed by himself."""
+        me = self.owner.with_user(reader)
+        texts = {
+            "web_read_preferences": me.web_read(
+                self.view_spec(reader, PREFERENCES_VIEW)
+            ),
+            "onchange_preferences": me.onchange(
+                {"mailbox_protocol": "pop3", "mailbox_password": "typed"},
+                ["mailbox_protocol"],
+                {"mailbox_protocol": {}, "mailbox_port": {}, "mailbox_password": {}},
+            ),
+        }
+        self.assertNotIn("mailbox_password", texts["onchange_preferences"]["value"])
+        return texts
+
+    def _read_mailbox(self, reader, secret):
+        """The owner's carerix.mailbox as ``reader`` (owner or admin) reads it."""
+        box = self.env["carerix.mailbox"].with_user(reader).browse(self.box.id)
+        # (POP3 UIDLs are for settings administrators only.)
+        box_fields = [f for f in box.fields_get() if f != "uidl_ids"]
+        texts = {
+            "read_box": box.read(box_fields),
+            "search_read_box": box.search_read([("id", "=", self.box.id)], box_fields),
+            "export_box": box.export_data([f for f in box_fields if f != "folder_ids"]),
+        }
+        self.assertEqual(texts["read_box"][0]["host"], self.dovecot.host)
+        self.assertTrue(texts["read_box"][0]["has_password"])
+        with self.assertRaises(ValueError):
+            box.read(["password_secret"])
+        with self.assertRaises(ValueError):
+            box.search([("password_secret", "=", secret)])
+        return texts
 
 
 @tagged("post_install", "-at_install")
@@ -636,19 +689,10 @@ class TestSettingsTour(HttpCase):
         login = unique("tour")
         password = "pw-" + uuid.uuid4().hex
         dovecot.add_user(login, password)
+        self.addCleanup(dovecot.remove_user, login)
         for name in ("Sent", "Verzonden items", "Projects"):
             dovecot.create_folder(login, name)
-        user_login = unique("recruiter")
-        user = new_test_user(
-            self.env,
-            login=user_login,
-            groups="base.group_user",
-            name="Rita Recruiter",
-            tz="Europe/Amsterdam",  # required on the preferences with hr
-            email=f"{user_login}@agency.example",
-        )
-        # The per-run CA of the test Dovecot (an administrator's setting).
-        user._carerix_mailbox(create=True).sudo().ca_file = dovecot.ca_file
+        user_login, user = self._make_recruiter(dovecot)
         values = {
             "host": dovecot.host,
             "port": dovecot.imap_port,
@@ -660,16 +704,7 @@ class TestSettingsTour(HttpCase):
             f"window.carerixTourValues = {json.dumps(values)}; "
             f"odoo.startTour('carerix_mail_settings', {json.dumps(options)})"
         )
-        # Touch the static files map once, before the first request.
-        odoo.http.root.statics  # noqa: B018  # pylint: disable=pointless-statement
-        # Build the asset bundles (over a minute on a fresh database) before
-        # the browser waits for them: its "ready" check gives up after 60 s.
-        started = time.monotonic()
-        for bundle_name in ("web.assets_web", "web.assets_tests"):
-            bundle = self.env["ir.qweb"]._get_asset_bundle(bundle_name)
-            bundle.js()
-            bundle.css()
-        _logger.info("asset bundles ready in %.0fs", time.monotonic() - started)
+        build_tour_assets(self.env)
         futures = {}
         with screenshot_on_request(futures):
             self.start_tour(
@@ -703,3 +738,18 @@ class TestSettingsTour(HttpCase):
         self.assertEqual(roles["Sent"], "sent")
         self.assertEqual(roles["Verzonden items"], "sent")
         self.assertEqual(roles["INBOX"], "inbox")
+
+    def _make_recruiter(self, dovecot):
+        """The tour's user (login, record), his mailbox trusting Dovecot's CA."""
+        user_login = unique("recruiter")
+        user = new_test_user(
+            self.env,
+            login=user_login,
+            groups="base.group_user",
+            name="Rita Recruiter",
+            tz="Europe/Amsterdam",  # required on the preferences with hr
+            email=f"{user_login}@agency.example",
+        )
+        # The per-run CA of the test Dovecot (an administrator's setting).
+        user._carerix_mailbox(create=True).sudo().ca_file = dovecot.ca_file
+        return user_login, user
