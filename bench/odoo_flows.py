@@ -10,6 +10,9 @@ sides), in one transaction that is rolled back afterwards:
 * ``send 500``: those 500 mails sent by ``mail.mail.send`` through a local
   SMTP sink.
 
+Every side and user runs the flows ``ROUNDS`` times, in turns, and the
+median time is reported: the machine's noise moves single runs.
+
 With carerix_mail the flows run twice: for a user who does not use his
 mailbox (Odoo's behaviour must be unchanged, and cost the same) and for a
 recruiter who does (his sent mail is archived for him). Each flow is warmed
@@ -23,6 +26,7 @@ import time
 
 POSTS = 50
 MASS = 500
+ROUNDS = 3
 
 
 class _SmtpHandler(socketserver.StreamRequestHandler):
@@ -167,12 +171,13 @@ def _flows(env):
     yield "send 500", MASS, send
 
 
-def measure(registry, user_id):
-    """``{flow: (seconds, queries)}`` for one user, after a warm-up run."""
+def measure(registry, user_id, warm_up=True):
+    """``{flow: (seconds, queries)}`` for one user (after a warm-up run of
+    the same flows, rolled back like the measured one)."""
     from odoo import api  # noqa: PLC0415
 
     results = {}
-    for warm_up in (True, False):
+    for warming in (True, False) if warm_up else (False,):
         with registry.cursor() as cr:
             env = api.Environment(cr, user_id, {})
             for name, _count, flow in _flows(env):
@@ -182,10 +187,19 @@ def measure(registry, user_id):
                 flow()
                 env.flush_all()
                 elapsed = time.perf_counter() - started
-                if not warm_up:
+                if not warming:
                     results[name] = (elapsed, cr.sql_log_count - queries)
             cr.rollback()
     return results
+
+
+def median_results(runs):
+    """The median time (and its query count) of each flow over ``runs``."""
+    merged = {}
+    for name in runs[0]:
+        values = sorted(run[name] for run in runs)
+        merged[name] = values[len(values) // 2]
+    return merged
 
 
 def report(log, stock, ours):

@@ -505,6 +505,6 @@ class MailMessage(models.Model):
             return "partner"
         if subject_is_confidential(subject):
             return "subject"
-        if user._carerix_mailbox().outgoing_confidential:
+        if user._carerix_sender_flags()[1]:  # outgoing confidential by default
             return "default"
         return False

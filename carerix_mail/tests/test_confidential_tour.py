@@ -138,7 +138,7 @@ class TestConfidentialTour(HttpCase):
             "incoming",
         )
         self.assertTrue(asked.confidential)
-        self._build_assets()
+        build_tour_assets(self.env)
         url = f"/odoo/res.partner/{self.candidate.id}"
         futures = {}
         with screenshot_on_request(futures):

@@ -208,7 +208,15 @@ class TestSentFolder(NoSmtpMixin, SyncCase):
     def setUp(self):
         super().setUp()
         with self.real_env() as env:
+            previous = env.company.alias_domain_id.id
             _alias_domain(env)
+        # Before SyncCase deletes what the test committed (cleanups run
+        # last in, first out): the company refers to the new alias domain.
+        self.addCleanup(self._restore_alias_domain, previous)
+
+    def _restore_alias_domain(self, alias_domain_id):
+        with self.real_env() as env:
+            env.company.alias_domain_id = alias_domain_id
 
     def make_recruiter(self, **kwargs):
         user_id, login, email = super().make_recruiter(**kwargs)
