@@ -21,6 +21,19 @@ def _raw_bytes(message):
     return message
 
 
+def _recipients(raw):
+    """Normalized addresses of the recipient headers of the raw mail."""
+    parsed = email.message_from_bytes(raw, policy=email.policy.compat32)
+    recipients = set()
+    for header in RECIPIENT_HEADERS:
+        for value in parsed.get_all(header) or []:
+            for address in email_split(str(value)):
+                normalized = email_normalize(address)
+                if normalized:
+                    recipients.add(normalized)
+    return recipients
+
+
 class MailThread(models.AbstractModel):  # pylint: disable=consider-merging-classes-inherited
     """The personal system address (incoming) and the From / Reply-To of mail
     a user sends from Odoo (outgoing)."""
@@ -47,23 +60,9 @@ class MailThread(models.AbstractModel):  # pylint: disable=consider-merging-clas
         other aliases of the same mail still go through the standard routing.
         """
         raw = _raw_bytes(message)
-        if not isinstance(raw, bytes) or thread_id:
-            return super().message_process(
-                model,
-                message,
-                custom_values,
-                save_original,
-                strip_attachments,
-                thread_id,
-            )
-        parsed = email.message_from_bytes(raw, policy=email.policy.compat32)
-        recipients = set()
-        for header in RECIPIENT_HEADERS:
-            for value in parsed.get_all(header) or []:
-                for address in email_split(str(value)):
-                    normalized = email_normalize(address)
-                    if normalized:
-                        recipients.add(normalized)
+        recipients = (
+            _recipients(raw) if isinstance(raw, bytes) and not thread_id else set()
+        )
         owners = self.env["res.users"]._carerix_users_for_addresses(recipients)
         if not owners:
             return super().message_process(
@@ -74,22 +73,15 @@ class MailThread(models.AbstractModel):  # pylint: disable=consider-merging-clas
                 strip_attachments,
                 thread_id,
             )
-        result = False
         personal = set(owners.sudo().mapped("carerix_alias_id.alias_full_name"))
-        others = recipients - personal
-        if others and self._carerix_has_other_route(others):
-            try:
-                result = super(
-                    MailThread, self.with_context(carerix_skip_personal_aliases=True)
-                ).message_process(
-                    model, raw, custom_values, save_original, strip_attachments
-                )
-            except ValueError:
-                _logger.info(
-                    "Mail to a personal system address: no route for the other "
-                    "recipients %s",
-                    sorted(others),
-                )
+        result = self._carerix_route_others(
+            model,
+            raw,
+            recipients - personal,
+            custom_values,
+            save_original,
+            strip_attachments,
+        )
         Archive = self.env["carerix.mailbox.message"]
         for owner in owners:
             mailbox = owner._carerix_mailbox(create=True)
@@ -97,6 +89,29 @@ class MailThread(models.AbstractModel):  # pylint: disable=consider-merging-clas
                 entry = Archive._archive_raw(mailbox, raw, direction="incoming")
             result = result or entry.id
         return result
+
+    @api.model
+    def _carerix_route_others(
+        self, model, raw, others, custom_values, save_original, strip_attachments
+    ):
+        """Route ``raw`` through Odoo's gateway when one of ``others`` (its
+        recipients but the personal system addresses) has a route of its own.
+        Returns what Odoo's ``message_process`` returned, or False."""
+        if not others or not self._carerix_has_other_route(others):
+            return False
+        try:
+            return super(
+                MailThread, self.with_context(carerix_skip_personal_aliases=True)
+            ).message_process(
+                model, raw, custom_values, save_original, strip_attachments
+            )
+        except ValueError:
+            _logger.info(
+                "Mail to a personal system address: no route for the other "
+                "recipients %s",
+                sorted(others),
+            )
+            return False
 
     @api.model
     def _carerix_has_other_route(self, emails):

@@ -215,8 +215,18 @@ class TestSentFolder(NoSmtpMixin, SyncCase):
         self.addCleanup(self._restore_alias_domain, previous)
 
     def _restore_alias_domain(self, alias_domain_id):
+        """The company, and the aliases that followed it, back on their alias
+        domain of before the test (SQL: the aliases only change domain)."""
         with self.real_env() as env:
+            created = env.company.alias_domain_id.id
+            if created == alias_domain_id:
+                return
             env.company.alias_domain_id = alias_domain_id
+            env.flush_all()
+            env.cr.execute(
+                "UPDATE mail_alias SET alias_domain_id = %s WHERE alias_domain_id = %s",
+                [alias_domain_id or None, created],
+            )
 
     def make_recruiter(self, **kwargs):
         user_id, login, email = super().make_recruiter(**kwargs)
