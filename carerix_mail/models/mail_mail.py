@@ -69,8 +69,8 @@ class MailMail(models.Model):
         mailbox = sender._carerix_mailbox(create=True)
         raw = self._carerix_sent_copy()
         return self.env["carerix.mailbox.message"]._archive_sent(
-            mailbox, raw, self.mail_message_id
-        )
+            mailbox, [(raw, self.mail_message_id)]
+        )[0]
 
     def _carerix_sent_copy(self):
         """The mail as the sender's Sent folder keeps it: built by Odoo's mail

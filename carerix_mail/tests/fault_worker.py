@@ -53,7 +53,7 @@ def _install_hook(point, nth, batch_size):
     from odoo import sql_db
 
     from odoo.addons.carerix_mail.engine import imap
-    from odoo.addons.carerix_mail.models.carerix_mailbox_message import (
+    from odoo.addons.carerix_mail.models.carerix_mailbox_message_archive import (
         CarerixMailboxMessage,
     )
 
@@ -82,14 +82,14 @@ def _install_hook(point, nth, batch_size):
 
         imap.ImapMailbox._fetch_bodies = hook
     elif point == "during_archiving":
-        post_copies = CarerixMailboxMessage._post_copies
+        create_copies = CarerixMailboxMessage._carerix_create_copies
 
         def hook(self, *args, **kwargs):
             if reached():
                 _kill()
-            return post_copies(self, *args, **kwargs)
+            return create_copies(self, *args, **kwargs)
 
-        CarerixMailboxMessage._post_copies = hook
+        CarerixMailboxMessage._carerix_create_copies = hook
     elif point == "mid_batch":
         # called for each message of a batch, before the batch is written
         archive_targets = CarerixMailboxMessage._archive_targets

@@ -227,10 +227,10 @@ class TestBatch(TransactionCase):
         Message = self.registry["carerix.mailbox.message"]
         original = Message._archive_targets
 
-        def crashing(model, mailbox, info, direction):
+        def crashing(model, batch, info):
             if info.subject == "Hello":
                 raise RuntimeError("simulated")
-            return original(model, mailbox, info, direction)
+            return original(model, batch, info)
 
         class Fetched:
             def __init__(self, raw):
