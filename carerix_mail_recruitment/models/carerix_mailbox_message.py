@@ -14,7 +14,7 @@ class CarerixMailboxMessage(models.Model):
     def _carerix_archive_lookup(self, batch, infos):
         """Also read, once per batch, the candidates of the batch's addresses
         and partners, and their open applications."""
-        super()._carerix_archive_lookup(batch, infos)
+        result = super()._carerix_archive_lookup(batch, infos)
         emails = set()
         for info in infos:
             emails |= self._carerix_counterpart_emails(batch, info)
@@ -30,6 +30,7 @@ class CarerixMailboxMessage(models.Model):
             self.env["res.partner"].browse(partner_ids), emails
         )
         batch.extra[BATCH_KEY] = {"candidates": candidates, "applicants": applicants}
+        return result
 
     @api.model
     def _carerix_search_candidates(self, partners, emails):
