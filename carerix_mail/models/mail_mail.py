@@ -62,9 +62,9 @@ class MailMail(models.Model):
         message. Never raises."""
         for mail in self:
             sender = mail.state == "sent" and mail._carerix_sender()
-            message = mail.mail_message_id
-            if not sender or message.id in sent.get(sender, ()):
+            if not sender or mail.mail_message_id.id in sent.get(sender, ()):
                 continue
+            message = mail.mail_message_id
             try:
                 raw = mail._carerix_sent_copy()
             except Exception:  # the mail is sent; archiving must not undo that
