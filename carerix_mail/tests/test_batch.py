@@ -21,6 +21,19 @@ GROUPS = "base.group_user,base.group_partner_manager"
 LOGGER = "odoo.addons.carerix_mail.models.carerix_mailbox"
 
 
+def crash_on(registry, subject):
+    """A patch that makes archiving the mail with ``subject`` raise."""
+    Entry = registry["carerix.mailbox.message"]
+    original = Entry._archive_targets
+
+    def crashing(model, batch, info):
+        if info.subject == subject:
+            raise RuntimeError("simulated")
+        return original(model, batch, info)
+
+    return patch.object(Entry, "_archive_targets", crashing)
+
+
 @tagged("post_install", "-at_install")
 class TestBatch(TransactionCase):
     @classmethod
@@ -225,13 +238,6 @@ class TestBatch(TransactionCase):
 
     def test_failing_batch_is_archived_one_by_one(self):
         box = self.recruiter("batch_fallback")
-        Message = self.registry["carerix.mailbox.message"]
-        original = Message._archive_targets
-
-        def crashing(model, batch, info):
-            if info.subject == "Hello":
-                raise RuntimeError("simulated")
-            return original(model, batch, info)
 
         class Fetched:
             def __init__(self, raw):
@@ -241,7 +247,7 @@ class TestBatch(TransactionCase):
         messages = [Fetched(raw) for raw, _meta in self.mails(box)[:4]]
         stats = {"fetched": 0, "archived": 0, "unmatched": 0}
         with (
-            patch.object(Message, "_archive_targets", crashing),
+            crash_on(self.registry, "Hello"),
             self.assertLogs(LOGGER, "ERROR") as logs,
         ):
             box._archive_fetched_batch(messages, "incoming", "INBOX", stats)
@@ -355,16 +361,8 @@ class TestSentBatch(NoSmtpMixin, TransactionCase):
             | self.post(user, self.candidate, "Poison")
             | self.post(user, self.contact, "After")
         )
-        Entry = self.registry["carerix.mailbox.message"]
-        original = Entry._archive_targets
-
-        def crashing(model, batch, info):
-            if info.subject == "Poison":
-                raise RuntimeError("simulated")
-            return original(model, batch, info)
-
         with (
-            patch.object(Entry, "_archive_targets", crashing),
+            crash_on(self.registry, "Poison"),
             self.assertLogs(
                 "odoo.addons.carerix_mail.models.mail_mail", "ERROR"
             ) as logs,
