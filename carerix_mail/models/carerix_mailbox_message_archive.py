@@ -248,6 +248,8 @@ class CarerixMailboxMessage(models.Model):
         """The mails of ``mails`` to archive: not those the owner has already
         (nor a second one with the same dedup key); one that could not be
         parsed is stored raw with the reason instead."""
+        if not mails:
+            return []
         seen = set(
             self.sudo()
             .search_fetch(
@@ -339,7 +341,7 @@ class CarerixMailboxMessage(models.Model):
         is not subscribed, and Odoo's gateway guards (loop detector, bounces)
         do not apply.
         """
-        names = self._carerix_record_names(mails)
+        names = self._carerix_record_names(batch, mails)
         subtype_id = self.env.ref("mail.mt_comment").id
         vals_list, spans = [], []
         for mail in mails:
@@ -347,8 +349,7 @@ class CarerixMailboxMessage(models.Model):
             mail.body = parsed.body_html or (
                 plaintext2html(parsed.body_text) if parsed.body_text else ""
             )
-            common = self._carerix_copy_vals(batch, mail)
-            common["subtype_id"] = subtype_id
+            common = dict(self._carerix_copy_vals(batch, mail), subtype_id=subtype_id)
             start = len(vals_list)
             vals_list.append(
                 dict(
@@ -376,7 +377,7 @@ class CarerixMailboxMessage(models.Model):
 
     @api.model
     def _carerix_copy_vals(self, batch, mail):
-        """The values all copies of ``mail`` share."""
+        """The values all copies of ``mail`` share (but the subtype)."""
         info, entry = mail.info, mail.entry
         return {
             "message_type": "email",
@@ -405,7 +406,7 @@ class CarerixMailboxMessage(models.Model):
         return from_emails and batch.authors.get(from_emails[0])
 
     @api.model
-    def _carerix_record_names(self, mails):
+    def _carerix_record_names(self, batch, mails):
         """``{(model, id): display name}`` of the records mails are archived on,
         read in one go per model (Odoo would read them one copy at a time)."""
         ids_by_model = defaultdict(set)
@@ -430,22 +431,21 @@ class CarerixMailboxMessage(models.Model):
         vals_list = []
         for mail in mails:
             anchor = mail.copies[1] if len(mail.copies) > 1 else mail.copies[0]
-            vals_list.extend(
-                self._carerix_attachment_vals(mail.parsed.attachments, anchor)
-            )
+            vals_list.extend(self._carerix_attachment_vals(batch, mail, anchor))
         Attachment = self.env["ir.attachment"].sudo()
         created = iter(Attachment.create(vals_list).ids)
         for mail in mails:
             mail.attachments = Attachment.browse(
                 [next(created) for _att in mail.parsed.attachments]
             )
-        self._carerix_link_attachments(mails)
-        self._carerix_link_inline_images(mails)
+        self._carerix_link_attachments(batch, mails)
+        self._carerix_link_inline_images(batch, mails)
 
     @api.model
-    def _carerix_attachment_vals(self, parsed_attachments, anchor):
-        """Attachments point at ``anchor`` (a mail.message), so the access to
-        that message decides who can open them."""
+    def _carerix_attachment_vals(self, batch, mail, anchor):
+        """The attachments of ``mail``; they point at ``anchor`` (a
+        mail.message), so the access to that message decides who can open
+        them."""
         return [
             {
                 "name": att.filename or _("attachment-%(n)s", n=index + 1),
@@ -454,11 +454,11 @@ class CarerixMailboxMessage(models.Model):
                 "res_model": "mail.message",
                 "res_id": anchor.id,
             }
-            for index, att in enumerate(parsed_attachments)
+            for index, att in enumerate(mail.parsed.attachments)
         ]
 
     @api.model
-    def _carerix_link_attachments(self, mails):
+    def _carerix_link_attachments(self, batch, mails):
         """Put the attachments of each of ``mails`` on all its copies.
 
         The relation rows of the whole batch are inserted in one statement:
@@ -490,7 +490,7 @@ class CarerixMailboxMessage(models.Model):
         messages.invalidate_recordset(["attachment_ids"])
 
     @api.model
-    def _carerix_link_inline_images(self, mails):
+    def _carerix_link_inline_images(self, batch, mails):
         """Point the ``cid:`` images of each mail's body at its attachments."""
         for mail in mails:
             cid_map = {
