@@ -527,16 +527,12 @@ class CarerixMailbox(models.Model):
         self.ensure_one()
         cr = self.env.cr
         stats = {"fetched": 0, "archived": 0, "unmatched": 0, "skipped": 0}
-        # Until a sync has completed, what is fetched was in the mailbox before
-        # it was connected: history, archived without an Inbox notification
-        # per mail (an interrupted first sync goes on the same way).
-        box = self.with_context(carerix_mail_history=not self.last_sync_ok)
         try:
             with self._open() as client:
                 if self.protocol == "imap":
-                    complete = box._sync_imap(client, stats, deadline)
+                    complete = self._sync_imap(client, stats, deadline)
                 else:
-                    complete = box._sync_pop3(client, stats, deadline)
+                    complete = self._sync_pop3(client, stats, deadline)
             cr.commit()  # pylint: disable=invalid-commit; the last batch, before the health says "ok"
         except Exception as error:  # recorded on the card, the others go on
             if isinstance(error, MailError):
@@ -673,6 +669,10 @@ class CarerixMailbox(models.Model):
         bad message is stored raw with its reason and costs the others nothing.
         Returns the messages skipped (not stored at all).
         """
+        # Until a sync has completed, what is fetched was in the mailbox before
+        # it was connected: history, archived without an Inbox notification
+        # per mail (an interrupted first sync goes on the same way).
+        history = not self.last_sync_ok
         items = [
             (
                 message.raw,
@@ -687,7 +687,11 @@ class CarerixMailbox(models.Model):
         try:
             with self.env.cr.savepoint():
                 results = self.env["carerix.mailbox.message"]._archive_batch(
-                    self, items, direction=direction, folder=folder_name
+                    self,
+                    items,
+                    direction=direction,
+                    folder=folder_name,
+                    history=history,
                 )
         except Exception as error:  # retried one by one: the culprit is stored raw
             _logger.info(
@@ -701,7 +705,7 @@ class CarerixMailbox(models.Model):
             skipped = []
             for message, (raw, meta) in zip(messages, items, strict=True):
                 result = self._archive_fetched(
-                    raw, direction, folder_name, stats, **meta
+                    raw, direction, folder_name, stats, history=history, **meta
                 )
                 if result is None:
                     skipped.append(message)
@@ -717,7 +721,9 @@ class CarerixMailbox(models.Model):
         if result:
             stats["archived"] += 1
 
-    def _archive_fetched(self, raw, direction, folder_name, stats, **meta):
+    def _archive_fetched(
+        self, raw, direction, folder_name, stats, history=False, **meta
+    ):
         """Archive one fetched message in its own savepoint; never raises.
 
         Returns the new entry (empty when the owner has the mail already), or
@@ -727,7 +733,12 @@ class CarerixMailbox(models.Model):
         try:
             with self.env.cr.savepoint():
                 result = Archive._archive_raw(
-                    self, raw, direction=direction, folder=folder_name, **meta
+                    self,
+                    raw,
+                    direction=direction,
+                    folder=folder_name,
+                    history=history,
+                    **meta,
                 )
         except Exception as error:  # stored raw with the reason, batch goes on
             _logger.exception("Mailbox %s: archiving a message failed", self.id)

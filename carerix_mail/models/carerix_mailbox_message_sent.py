@@ -1,47 +1,61 @@
 """Mail sent from Odoo, archived for its sender (extends carerix.mailbox.message)."""
 
-from odoo import api, models
+from odoo import Command, api, models
 
 
 class CarerixMailboxMessage(models.Model):
     _inherit = "carerix.mailbox.message"
 
     @api.model
-    def _archive_sent(self, mailbox, raw, message):
-        """Archive ``raw``, the Sent copy of ``message`` (a ``mail.message``
-        posted from Odoo), as outgoing mail of the owner of ``mailbox``.
+    def _archive_sent(self, mailbox, sent):
+        """Archive the mails ``sent``, ``(raw, message)`` pairs where ``raw``
+        is the Sent copy of ``message`` (a ``mail.message`` posted from Odoo),
+        as outgoing mail of the owner of ``mailbox``: one batch for all.
 
-        ``message`` itself is the archived copy on its record (no second copy
-        there); the other matching records get one as usual. The entry's dedup
-        key is that of ``raw``, and exactly ``raw`` is appended to the IMAP Sent
+        ``message`` itself is the archived copy on its record: the batch
+        excludes that record for its mail (no second copy there); the other
+        matching records get one as usual. The entry is as private as the
+        sender decided (:meth:`_carerix_sent_confidential`). Its dedup key is
+        that of ``raw``, and exactly ``raw`` is appended to the IMAP Sent
         folder after commit, so the next sync of that folder finds the mail
-        archived already. Returns the entry (empty when the owner has it).
+        archived already. Returns one entry per pair (empty when the owner has
+        the mail).
         """
-        folder = mailbox._sent_folder_name()
-        exclude = {(message.model, message.res_id)}
-        entry = self.with_context(carerix_exclude_targets=exclude)._archive_raw(
-            mailbox, raw, direction="outgoing", folder=folder
+        items = [
+            (
+                raw,
+                {
+                    "exclude": {(message.model, message.res_id)},
+                    "confidential": self._carerix_sent_confidential(mailbox, message),
+                },
+            )
+            for raw, message in sent
+        ]
+        entries = self._archive_batch(
+            mailbox, items, direction="outgoing", folder=mailbox._sent_folder_name()
         )
-        if not entry:
-            return entry
-        confidential = self._carerix_sent_confidential(mailbox, message)
-        if confidential is not None and bool(confidential) != entry.confidential:
-            entry.sudo().write({"confidential": bool(confidential)})
-            entry.copy_ids.sudo().write({"carerix_confidential": bool(confidential)})
+        for (raw, message), entry in zip(sent, entries, strict=True):
+            if entry:
+                entry._carerix_adopt_posted(message)
+                mailbox._append_sent_after_commit(raw)
+        return entries
+
+    def _carerix_adopt_posted(self, message):
+        """Make ``message``, posted from Odoo, this outgoing entry's copy on
+        its record."""
+        self.ensure_one()
         message.sudo().write(
             {
-                "carerix_owner_id": mailbox.user_id.id,
-                "carerix_mailbox_message_id": entry.id,
+                "carerix_owner_id": self.owner_id.id,
+                "carerix_mailbox_message_id": self.id,
                 "carerix_direction": "outgoing",
-                "carerix_confidential": entry.confidential,
+                "carerix_confidential": self.confidential,
             }
         )
         vals = {"state": "matched"}
         if message.model == "res.partner":
-            vals["partner_ids"] = [(4, message.res_id)]
-        entry.sudo().write(vals)
-        mailbox._append_sent_after_commit(raw)
-        return entry
+            vals["partner_ids"] = [Command.link(message.res_id)]
+        self.sudo().write(vals)
 
     @api.model
     def _carerix_sent_confidential(self, mailbox, message):
@@ -56,16 +70,3 @@ class CarerixMailboxMessage(models.Model):
         if message.carerix_owner_id and message.carerix_owner_id == mailbox.user_id:
             return message.carerix_confidential
         return None
-
-    @api.model
-    def _archive_targets(self, mailbox, info, direction):
-        targets = super()._archive_targets(mailbox, info, direction)
-        exclude = self.env.context.get("carerix_exclude_targets")
-        if not exclude:
-            return targets
-        result = {}
-        for model, records in targets.items():
-            kept = records.filtered(lambda r, m=model: (m, r.id) not in exclude)
-            if kept:
-                result[model] = kept
-        return result

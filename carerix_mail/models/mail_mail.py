@@ -1,42 +1,78 @@
+import contextvars
 import logging
 
-from odoo import models, tools
+from odoo import api, models, tools
+
+from .memo import memo_scope
 
 _logger = logging.getLogger(__name__)
+
+# While :meth:`MailMail._send` sends a batch: the mails sent so far that their
+# sender archives, ``{sender: {message id: (Sent copy, message)}}``; else None.
+_SENT_MEMO = contextvars.ContextVar("carerix_sent_memo", default=None)
 
 
 class MailMail(models.Model):
     _inherit = "mail.mail"
 
+    def _send(self, auto_commit=False, raise_exception=False, **kwargs):
+        """Archive the mails a user sent, per sender as one batch after the
+        whole ``mail.mail`` batch is sent (:meth:`_carerix_archive_sent`).
+
+        With ``auto_commit`` (the mail queue) Odoo commits mail by mail: each
+        mail is then archived in the transaction that records it as sent. When
+        sending raises, nothing is archived: the transaction that recorded the
+        mails as sent is rolled back.
+        """
+        if auto_commit is True:
+            return super()._send(
+                auto_commit=auto_commit, raise_exception=raise_exception, **kwargs
+            )
+        with memo_scope(_SENT_MEMO):
+            result = super()._send(
+                auto_commit=auto_commit, raise_exception=raise_exception, **kwargs
+            )
+            sent = _SENT_MEMO.get()
+        self._carerix_archive_sent(sent)
+        return result
+
     def _postprocess_sent_message(
         self, success_pids, failure_reason=False, failure_type=None
     ):
-        """Archive mail a user sent from Odoo as his outgoing mail, and queue
-        its copy for his IMAP Sent folder (see ``_carerix_sent_copy``).
+        """Take the mail a user sent from Odoo, to archive it as his outgoing
+        mail and to append its copy to his IMAP Sent folder (see
+        ``_carerix_sent_copy``): with the other mails of the batch :meth:`_send`
+        is sending, else now.
 
         Runs before ``super()``, which may delete the ``mail.mail``. Mail of
-        users who do not use their carerix mailbox costs nothing here. The
-        batch is archived in one savepoint, mail by mail only when that
-        fails. Never raises: the mail has left already, whatever happens here.
+        users who do not use their carerix mailbox costs nothing here.
         """
-        mails = self.filtered(lambda m: m.state == "sent" and m._carerix_sender())
-        if mails:
-            try:
-                with self.env.cr.savepoint():
-                    for mail in mails:
-                        mail._carerix_archive_sent()
-            except Exception:  # noqa: BLE001  one by one, to keep the others
-                for mail in mails:
-                    try:
-                        with self.env.cr.savepoint():
-                            mail._carerix_archive_sent()
-                    except Exception:  # the mail is sent; archiving must not undo that
-                        _logger.exception(
-                            "Archiving sent mail %s for its sender failed", mail.id
-                        )
+        memo = _SENT_MEMO.get()
+        sent = {} if memo is None else memo
+        self._carerix_collect_sent(sent)
+        if memo is None:
+            self._carerix_archive_sent(sent)
         return super()._postprocess_sent_message(
             success_pids, failure_reason=failure_reason, failure_type=failure_type
         )
+
+    def _carerix_collect_sent(self, sent):
+        """Add the mails of ``self`` to archive for their sender to ``sent``:
+        ``{sender: {message id: (Sent copy, message)}}``, one per posted
+        message. Never raises."""
+        for mail in self:
+            sender = mail.state == "sent" and mail._carerix_sender()
+            if not sender or mail.mail_message_id.id in sent.get(sender, ()):
+                continue
+            message = mail.mail_message_id
+            try:
+                raw = mail._carerix_sent_copy()
+            except Exception:  # the mail is sent; archiving must not undo that
+                _logger.exception(
+                    "Archiving sent mail %s for its sender failed", mail.id
+                )
+                continue
+            sent.setdefault(sender, {})[message.id] = (raw, message)
 
     def _carerix_sender(self):
         """The internal user who sent this mail from Odoo, if it is his own
@@ -61,16 +97,35 @@ class MailMail(models.Model):
             return users
         return users.browse(user_id)
 
-    def _carerix_archive_sent(self):
-        self.ensure_one()
-        sender = self._carerix_sender()
-        if not sender:
-            return self.env["carerix.mailbox.message"]
-        mailbox = sender._carerix_mailbox(create=True)
-        raw = self._carerix_sent_copy()
-        return self.env["carerix.mailbox.message"]._archive_sent(
-            mailbox, raw, self.mail_message_id
-        )
+    @api.model
+    def _carerix_archive_sent(self, sent):
+        """Archive the mails ``sent`` (see :meth:`_carerix_collect_sent`): one
+        batch per sender (one lookup, one ``create`` per model) in one
+        savepoint, mail by mail only when that fails. Never raises."""
+        for sender, by_message in sent.items():
+            items = list(by_message.values())
+            if len(items) > 1 and self._carerix_archive_sent_as(sender, items, False):
+                continue
+            for item in items:  # one by one, to keep the others
+                self._carerix_archive_sent_as(sender, [item])
+
+    @api.model
+    def _carerix_archive_sent_as(self, sender, items, log=True):
+        """Archive ``items`` (``(Sent copy, message)``) for ``sender`` in one
+        savepoint; returns whether it worked. Never raises."""
+        try:
+            with self.env.cr.savepoint():
+                self.env["carerix.mailbox.message"]._archive_sent(
+                    sender._carerix_mailbox(create=True), items
+                )
+        except Exception:  # the mail is sent; archiving must not undo that
+            if log:
+                _logger.exception(
+                    "Archiving sent messages %s for their sender failed",
+                    [message.id for _raw, message in items],
+                )
+            return False
+        return True
 
     def _carerix_sent_copy(self):
         """The mail as the sender's Sent folder keeps it: built by Odoo's mail

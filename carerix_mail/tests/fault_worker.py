@@ -53,8 +53,11 @@ def _install_hook(point, nth, batch_size):
     from odoo import sql_db
 
     from odoo.addons.carerix_mail.engine import imap
-    from odoo.addons.carerix_mail.models.carerix_mailbox_message import (
-        CarerixMailboxMessage,
+    from odoo.addons.carerix_mail.models import (
+        carerix_mailbox_message_archive as archive,
+    )
+    from odoo.addons.carerix_mail.models import (
+        carerix_mailbox_message_match as match,
     )
 
     calls = {"count": 0}
@@ -82,24 +85,24 @@ def _install_hook(point, nth, batch_size):
 
         imap.ImapMailbox._fetch_bodies = hook
     elif point == "during_archiving":
-        post_copies = CarerixMailboxMessage._post_copies
+        create_copies = archive.CarerixMailboxMessage._carerix_create_copies
 
         def hook(self, *args, **kwargs):
             if reached():
                 _kill()
-            return post_copies(self, *args, **kwargs)
+            return create_copies(self, *args, **kwargs)
 
-        CarerixMailboxMessage._post_copies = hook
+        archive.CarerixMailboxMessage._carerix_create_copies = hook
     elif point == "mid_batch":
         # called for each message of a batch, before the batch is written
-        archive_targets = CarerixMailboxMessage._archive_targets
+        archive_targets = match.CarerixMailboxMessage._archive_targets
 
         def hook(self, *args, **kwargs):
             if reached():
                 _kill()
             return archive_targets(self, *args, **kwargs)
 
-        CarerixMailboxMessage._archive_targets = hook
+        match.CarerixMailboxMessage._archive_targets = hook
     elif point in ("before_commit", "after_commit"):
         commit = sql_db.Cursor.commit
 

@@ -15,9 +15,23 @@ from odoo.addons.carerix_mail.models import ir_default, mail_message
 
 from .common import make_mail
 from .test_hardening import nested
+from .test_outgoing import NoSmtpMixin
 
 GROUPS = "base.group_user,base.group_partner_manager"
 LOGGER = "odoo.addons.carerix_mail.models.carerix_mailbox"
+
+
+def crash_on(registry, subject):
+    """A patch that makes archiving the mail with ``subject`` raise."""
+    Entry = registry["carerix.mailbox.message"]
+    original = Entry._archive_targets
+
+    def crashing(model, batch, info):
+        if info.subject == subject:
+            raise RuntimeError("simulated")
+        return original(model, batch, info)
+
+    return patch.object(Entry, "_archive_targets", crashing)
 
 
 @tagged("post_install", "-at_install")
@@ -224,13 +238,6 @@ class TestBatch(TransactionCase):
 
     def test_failing_batch_is_archived_one_by_one(self):
         box = self.recruiter("batch_fallback")
-        Message = self.registry["carerix.mailbox.message"]
-        original = Message._archive_targets
-
-        def crashing(model, mailbox, info, direction):
-            if info.subject == "Hello":
-                raise RuntimeError("simulated")
-            return original(model, mailbox, info, direction)
 
         class Fetched:
             def __init__(self, raw):
@@ -240,7 +247,7 @@ class TestBatch(TransactionCase):
         messages = [Fetched(raw) for raw, _meta in self.mails(box)[:4]]
         stats = {"fetched": 0, "archived": 0, "unmatched": 0}
         with (
-            patch.object(Message, "_archive_targets", crashing),
+            crash_on(self.registry, "Hello"),
             self.assertLogs(LOGGER, "ERROR") as logs,
         ):
             box._archive_fetched_batch(messages, "incoming", "INBOX", stats)
@@ -256,3 +263,117 @@ class TestBatch(TransactionCase):
         self.assertIn(
             "RuntimeError", entries.filtered(lambda e: e.state == "raw").error
         )
+
+
+@tagged("post_install", "-at_install")
+class TestSentBatch(NoSmtpMixin, TransactionCase):
+    """The mails a ``mail.mail`` batch sends are archived for their sender as
+    one batch per sender, with what archiving them one by one gives."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.Entry = cls.env["carerix.mailbox.message"]
+        cls.candidate = cls.env["res.partner"].create(
+            {"name": "Sent candidate", "email": "sent.cand@mail.example"}
+        )
+        cls.contact = cls.env["res.partner"].create(
+            {"name": "Sent contact", "email": "sent.contact@mail.example"}
+        )
+
+    def recruiter(self, login):
+        user = new_test_user(self.env, login=login, groups=GROUPS)
+        user._carerix_mailbox(create=True).write(
+            {"host": "imap.agency.example", "from_address": f"{login}@agency.example"}
+        )
+        return user
+
+    def post(self, user, partner, subject):
+        """Post a mail to ``partner`` on his record, queued."""
+        return (
+            partner.with_user(user)
+            .with_context(mail_notify_force_send=False)
+            .message_post(
+                body=f"<p>{subject}</p>",
+                subject=subject,
+                partner_ids=partner.ids,
+                message_type="comment",
+                subtype_xmlid="mail.mt_comment",
+            )
+        )
+
+    def send(self, messages):
+        mails = (
+            self.env["mail.mail"]
+            .sudo()
+            .search([("mail_message_id", "in", messages.ids)])
+        )
+        # one or more per message (followers get theirs)
+        self.assertEqual(mails.mail_message_id, messages)
+        batches = []
+        Entry = self.registry["carerix.mailbox.message"]
+        original = Entry._archive_batch
+
+        def counting(model, mailbox, items, *args, **kwargs):
+            batches.append((mailbox.user_id.login, len(items)))
+            return original(model, mailbox, items, *args, **kwargs)
+
+        with patch.object(Entry, "_archive_batch", counting):
+            mails.send()
+        return sorted(batches)
+
+    def test_one_batch_per_sender(self):
+        first, second = self.recruiter("sent_first"), self.recruiter("sent_second")
+        plain = new_test_user(self.env, login="sent_plain", groups=GROUPS)
+        messages = (
+            self.post(first, self.candidate, "First to candidate")
+            | self.post(first, self.contact, "First to contact")
+            | self.post(first, self.candidate, "Vertrouwelijk: first")
+            | self.post(second, self.candidate, "Second to candidate")
+            | self.post(plain, self.candidate, "Not a mailbox user")
+        )
+        batches = self.send(messages)
+        self.assertEqual(batches, [("sent_first", 3), ("sent_second", 1)])
+        for message in messages[:4].sudo():
+            entry = message.carerix_mailbox_message_id
+            partner = self.env["res.partner"].browse(message.res_id)
+            self.assertEqual(entry.direction, "outgoing")
+            self.assertEqual(entry.state, "matched")
+            self.assertEqual(entry.partner_ids, partner)
+            self.assertEqual(entry.owner_id, message.author_id.user_ids)
+            # the posted message is the copy on its record: no second one
+            self.assertEqual(
+                entry.copy_ids.filtered(lambda c: c.model == "res.partner"), message
+            )
+            self.assertEqual(
+                entry.copy_ids.mapped("carerix_confidential"),
+                [entry.confidential] * 2,
+            )
+            self.assertEqual(
+                entry.confidential, message.subject.startswith("Vertrouwelijk")
+            )
+        self.assertFalse(messages[4].sudo().carerix_mailbox_message_id)
+
+    def test_failing_batch_is_archived_one_by_one(self):
+        user = self.recruiter("sent_fallback")
+        messages = (
+            self.post(user, self.candidate, "Before")
+            | self.post(user, self.candidate, "Poison")
+            | self.post(user, self.contact, "After")
+        )
+        with (
+            crash_on(self.registry, "Poison"),
+            self.assertLogs(
+                "odoo.addons.carerix_mail.models.mail_mail", "ERROR"
+            ) as logs,
+        ):
+            batches = self.send(messages)
+        # the batch, then each mail alone
+        self.assertEqual(batches, [("sent_fallback", 1)] * 3 + [("sent_fallback", 3)])
+        self.assertEqual(len(logs.output), 1)
+        self.assertIn(str(messages[1].id), logs.output[0])
+        self.assertEqual(
+            [bool(m.carerix_mailbox_message_id) for m in messages.sudo()],
+            [True, False, True],
+        )
+        self.assertEqual(self.Entry.search_count([("owner_id", "=", user.id)]), 2)

@@ -27,7 +27,7 @@ from odoo.tools import config
 
 from odoo.addons.carerix_mail.engine.imap import ImapMailbox
 from odoo.addons.carerix_mail.models.carerix_mailbox import CarerixMailbox
-from odoo.addons.carerix_mail.models.carerix_mailbox_message import (
+from odoo.addons.carerix_mail.models.carerix_mailbox_message_archive import (
     CarerixMailboxMessage,
 )
 

@@ -278,10 +278,10 @@ class TestHardening(SyncCase):
         Entry = self.registry["carerix.mailbox.message"]
         original_targets = Entry._archive_targets
 
-        def crashing_targets(model, mailbox, info, direction):
+        def crashing_targets(model, batch, info):
             if info.subject.startswith("poison crash"):
                 raise RuntimeError("simulated crash while archiving")
-            return original_targets(model, mailbox, info, direction)
+            return original_targets(model, batch, info)
 
         original_delete = Pop3Mailbox.delete
         at_delete = []
@@ -479,10 +479,10 @@ class TestHardening(SyncCase):
         original_targets = Entry._archive_targets
         original_raw = Entry._store_raw_only
 
-        def crashing_targets(model, mailbox, info, direction):
+        def crashing_targets(model, batch, info):
             if info.subject == "poison":
                 raise RuntimeError("simulated archiving fault")
-            return original_targets(model, mailbox, info, direction)
+            return original_targets(model, batch, info)
 
         def crashing_raw(model, mailbox, raw, *args, **kwargs):
             if raw and b"Subject: poison" in raw:

@@ -3,39 +3,34 @@ from odoo import api, models
 # Applications that are still running (hr.applicant's "ongoing" status):
 # not refused or archived, not hired.
 OPEN_APPLICATION_DOMAIN = [("active", "=", True), ("date_closed", "=", False)]
-# Where the batch lookup keeps what this module reads (ArchiveLookup.extra).
-LOOKUP_KEY = "carerix_mail_recruitment"
+# Where the archive batch keeps what this module reads (ArchiveBatch.extra).
+BATCH_KEY = "carerix_mail_recruitment"
 
 
 class CarerixMailboxMessage(models.Model):
     _inherit = "carerix.mailbox.message"
 
     @api.model
-    def _carerix_archive_lookup(self, mailbox, infos, direction):
+    def _carerix_archive_lookup(self, batch, infos):
         """Also read, once per batch, the candidates of the batch's addresses
         and partners, and their open applications."""
-        lookup = super()._carerix_archive_lookup(mailbox, infos, direction)
+        result = super()._carerix_archive_lookup(batch, infos)
         emails = set()
         for info in infos:
-            emails.update(self._carerix_recruitment_emails(mailbox, info))
-        partner_ids = {p for ids in lookup.partners.values() for p in ids}
-        partner_ids.update(lookup.employers.values())
+            emails |= self._carerix_counterpart_emails(batch, info)
+        partner_ids = {p for ids in batch.partners.values() for p in ids}
+        partner_ids.update(batch.employers.values())
         partner_ids.update(
             record_id
-            for parents in lookup.parents.values()
+            for parents in batch.parents.values()
             for model, record_id in parents
             if model == "res.partner"
         )
         candidates, applicants = self._carerix_search_candidates(
             self.env["res.partner"].browse(partner_ids), emails
         )
-        lookup.extra[LOOKUP_KEY] = {
-            "emails": emails,
-            "partner_ids": partner_ids,
-            "candidates": candidates,
-            "applicants": applicants,
-        }
-        return lookup
+        batch.extra[BATCH_KEY] = {"candidates": candidates, "applicants": applicants}
+        return result
 
     @api.model
     def _carerix_search_candidates(self, partners, emails):
@@ -59,35 +54,26 @@ class CarerixMailboxMessage(models.Model):
         return candidates, applicants
 
     @api.model
-    def _archive_targets(self, mailbox, info, direction):
+    def _archive_targets(self, batch, info):
         """Also archive on the candidates (``hr.candidate``) and their open
-        applications (``hr.applicant``).
+        applications (``hr.applicant``), from what the batch read.
 
         A candidate matches when his contact is one of the partners the mail
         is already archived on, or when his email is in From/To/Cc (the
         owner's own addresses excepted), so an applicant without a contact
         still gets his mail.
         """
-        targets = super()._archive_targets(mailbox, info, direction)
+        targets = super()._archive_targets(batch, info)
         partners = targets.get("res.partner", self.env["res.partner"])
-        emails = set(self._carerix_recruitment_emails(mailbox, info))
+        emails = self._carerix_counterpart_emails(batch, info)
         if not partners and not emails:
             return targets
-        batch = self._carerix_lookup(mailbox, info, direction).extra.get(LOOKUP_KEY)
-        if (
-            batch
-            and emails <= batch["emails"]
-            and set(partners.ids) <= batch["partner_ids"]
-        ):
-            # what the batch read, narrowed to this mail, in the same order
-            candidates = batch["candidates"].filtered(
-                lambda c: c.email_normalized in emails or c.partner_id in partners
-            )
-            applicants = batch["applicants"].filtered(
-                lambda a: a.candidate_id in candidates
-            )
-        else:  # partners an extension added after the batch was read
-            candidates, applicants = self._carerix_search_candidates(partners, emails)
+        read = batch.extra[BATCH_KEY]
+        # what the batch read, narrowed to this mail, in the same order
+        candidates = read["candidates"].filtered(
+            lambda c: c.email_normalized in emails or c.partner_id in partners
+        )
+        applicants = read["applicants"].filtered(lambda a: a.candidate_id in candidates)
         for model, records in (
             ("hr.candidate", candidates),
             ("hr.applicant", applicants),
@@ -96,8 +82,3 @@ class CarerixMailboxMessage(models.Model):
                 # A reply to a message on an application is already there.
                 targets[model] = targets.get(model, records.browse()) | records
         return targets
-
-    @api.model
-    def _carerix_recruitment_emails(self, mailbox, info):
-        """Normalized emails of From/To/Cc, without the owner's own ones."""
-        return sorted(self._carerix_counterpart_emails(mailbox, info))
