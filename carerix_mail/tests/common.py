@@ -143,6 +143,20 @@ def delete_rows_since(env, snapshot):
     return deleted
 
 
+def comment_composer(user, record, values=None, **context):
+    """The mail composer of ``user`` on ``record`` (comment mode), created
+    with ``values``; ``context`` adds ``default_*`` keys. Without ``values``,
+    the composer model (to create it in a test's own way)."""
+    context = {
+        "default_model": record._name,
+        "default_res_ids": record.ids,
+        "default_composition_mode": "comment",
+        **context,
+    }
+    Composer = record.env["mail.compose.message"].with_user(user).with_context(context)
+    return Composer if values is None else Composer.create(values)
+
+
 class SyncCase(TransactionCase):
     """Base class of the tests that run a real sync against Dovecot.
 

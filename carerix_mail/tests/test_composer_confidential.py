@@ -7,6 +7,7 @@ import datetime
 from odoo import fields
 from odoo.tests import TransactionCase, new_test_user, tagged
 
+from .common import comment_composer
 from .test_outgoing import GROUPS, NoSmtpMixin
 
 
@@ -36,25 +37,16 @@ class TestComposerConfidential(NoSmtpMixin, TransactionCase):
         return user
 
     def composer(self, user, **values):
-        return (
-            self.env["mail.compose.message"]
-            .with_user(user)
-            .with_context(
-                default_model="res.partner",
-                default_res_ids=self.candidate.ids,
-                default_composition_mode="comment",
-                default_subtype_id=self.env.ref("mail.mt_comment").id,
-            )
-            .create(
-                dict(
-                    {
-                        "subject": "Your application",
-                        "body": "<p>COMPOSERBODY</p>",
-                        "partner_ids": self.candidate.ids,
-                    },
-                    **values,
-                )
-            )
+        return comment_composer(
+            user,
+            self.candidate,
+            {
+                "subject": "Your application",
+                "body": "<p>COMPOSERBODY</p>",
+                "partner_ids": self.candidate.ids,
+                **values,
+            },
+            default_subtype_id=self.env.ref("mail.mt_comment").id,
         )
 
     def visible_to_other(self, message):

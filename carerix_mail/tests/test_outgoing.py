@@ -7,7 +7,7 @@ from odoo.exceptions import UserError
 from odoo.modules import module as odoo_module
 from odoo.tests import TransactionCase, new_test_user, tagged
 
-from .common import SyncCase, make_mail, unique
+from .common import SyncCase, comment_composer, make_mail, unique
 
 GROUPS = "base.group_user,base.group_partner_manager"
 
@@ -115,22 +115,8 @@ class TestFromAddress(NoSmtpMixin, TransactionCase):
 
     def test_composer_uses_the_from_address(self):
         user = self.mailbox_user(login="comp.user", name="Comp User")
-        composer = (
-            self.env["mail.compose.message"]
-            .with_user(user)
-            .with_context(
-                default_model="res.partner",
-                default_res_ids=self.candidate.ids,
-                default_composition_mode="comment",
-            )
-            .create(
-                {
-                    "template_id": self.env.ref(
-                        "carerix_mail.mail_template_application_received"
-                    ).id
-                }
-            )
-        )
+        template = self.env.ref("carerix_mail.mail_template_application_received")
+        composer = comment_composer(user, self.candidate, {"template_id": template.id})
         self.assertEqual(
             composer.email_from, f'"Comp User" <comp.user@{self.domain.name}>'
         )
@@ -139,15 +125,8 @@ class TestFromAddress(NoSmtpMixin, TransactionCase):
         self.env.company.alias_domain_id = False
         user = self.mailbox_user(login="nodomain", name="No Domain")
         self.assertFalse(user.carerix_system_address)
-        composer = (
-            self.env["mail.compose.message"]
-            .with_user(user)
-            .with_context(
-                default_model="res.partner",
-                default_res_ids=self.candidate.ids,
-                default_composition_mode="comment",
-            )
-            .create({"body": "Hello", "partner_ids": self.candidate.ids})
+        composer = comment_composer(
+            user, self.candidate, {"body": "Hello", "partner_ids": self.candidate.ids}
         )
         with self.assertRaisesRegex(UserError, "Alias Domain"):
             composer.action_send_mail()

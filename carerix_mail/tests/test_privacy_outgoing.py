@@ -15,7 +15,7 @@ from odoo import fields
 from odoo.exceptions import AccessError
 from odoo.tests import tagged
 
-from .common import make_mail
+from .common import comment_composer, make_mail
 from .test_outgoing import NoSmtpMixin
 from .test_privacy import DENIED, PrivacyCase, PrivacyPaths
 
@@ -58,25 +58,19 @@ class TestOutgoingPrivacyMatrix(NoSmtpMixin, PrivacyPaths, PrivacyCase):
         cls.template = cls.env.ref("carerix_mail.mail_template_interview_invitation")
 
     # -- how the owner sends ----------------------------------------------
-    def composer(self, case, attach=True, **values):
-        context = {
-            "default_model": "res.partner",
-            "default_res_ids": self.candidate.ids,
-            "default_composition_mode": "comment",
-            "default_subtype_id": self.env.ref("mail.mt_comment").id,
-        }
-        context.update(values.pop("context", {}))
-        composer_values = {
+    def composer(self, case, attach=True, context=None, **values):
+        values = {
             "body": f"<p>SECRETBODY {case}</p>",
             "partner_ids": self.candidate.ids,
             "attachment_ids": self.upload(case).ids if attach else [],
+            **values,
         }
-        composer_values.update(values)
-        return (
-            self.env["mail.compose.message"]
-            .with_user(self.owner)
-            .with_context(**context)
-            .create(composer_values)
+        return comment_composer(
+            self.owner,
+            self.candidate,
+            values,
+            default_subtype_id=self.env.ref("mail.mt_comment").id,
+            **(context or {}),
         )
 
     def upload(self, case, user=None):
@@ -417,14 +411,9 @@ class TestOutgoingPrivacyMatrix(NoSmtpMixin, PrivacyPaths, PrivacyCase):
         self.assertNotEqual(message.sudo().parent_id, self.incoming_copy)
         self.assertFalse(message.sudo().carerix_references)
         # Nor can a composer answer it (it would show its subject).
-        composer = (
-            self.env["mail.compose.message"]
-            .with_user(self.recruiter)
-            .with_context(
-                default_model="res.partner",
-                default_res_ids=self.candidate.ids,
-                default_composition_mode="comment",
-            )
-        )
         with self.assertRaises(AccessError):
-            composer.create({"body": "<p>x</p>", "parent_id": self.incoming_copy.id})
+            comment_composer(
+                self.recruiter,
+                self.candidate,
+                {"body": "<p>x</p>", "parent_id": self.incoming_copy.id},
+            )

@@ -3,6 +3,8 @@ English and in Dutch, with the recruiter's signature and never "False"."""
 
 from odoo.tests import TransactionCase, new_test_user, tagged
 
+from .common import comment_composer
+
 TEMPLATES = (
     "mail_template_application_received",
     "mail_template_reject_candidate",
@@ -109,15 +111,8 @@ class TestTemplates(TransactionCase):
             "carerix_mail.res_partner_action_compose_standard_message"
         )
         self.assertEqual(action.res_model, "mail.compose.message")
-        composer = (
-            self.env["mail.compose.message"]
-            .with_user(self.recruiter)
-            .with_context(
-                default_model="res.partner",
-                default_res_ids=partner.ids,
-                default_composition_mode="comment",
-            )
-            .create({"template_id": template.id})
+        composer = comment_composer(
+            self.recruiter, partner, {"template_id": template.id}
         )
         self.assertEqual(composer.subject, "Uitnodiging voor een sollicitatiegesprek")
         self.assertIn("Beste Piet Jansen,", str(composer.body))

@@ -15,6 +15,7 @@
  * A console line "carerix-screenshot:<name>" asks the test for a screenshot.
  */
 import { registry } from "@web/core/registry";
+import { screenshot } from "@carerix_mail/../tests/tours/tour_utils";
 
 const PRIVATE = "TOURPRIVATE";
 const REPLY = "TOURREPLY";
@@ -43,17 +44,6 @@ function chatterText(chatter) {
     return parts.join("\n");
 }
 
-function screenshot(name) {
-    return {
-        content: `Screenshot ${name}`,
-        trigger: "body",
-        async run() {
-            console.log(`carerix-screenshot:${name}`);
-            // Leave the page unchanged while the screenshot is taken.
-            await new Promise((resolve) => setTimeout(resolve, 1500));
-        },
-    };
-}
 
 registry.category("web_tour.tours").add("carerix_mail_confidential_owner", {
     steps: () => [

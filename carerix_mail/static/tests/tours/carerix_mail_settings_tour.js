@@ -9,6 +9,7 @@
  * A console line "carerix-screenshot:<name>" asks the test for a screenshot.
  */
 import { registry } from "@web/core/registry";
+import { screenshot } from "@carerix_mail/../tests/tours/tour_utils";
 
 const STORAGE_KEY = "carerixTourValues";
 // A folder the test creates on the server, mapped to "Inbox" in the wizard.
@@ -26,17 +27,6 @@ function values() {
     return JSON.parse(stored);
 }
 
-function screenshot(name) {
-    return {
-        content: `Screenshot ${name}`,
-        trigger: "body",
-        async run() {
-            console.log(`carerix-screenshot:${name}`);
-            // Leave the page unchanged while the screenshot is taken.
-            await new Promise((resolve) => setTimeout(resolve, 1500));
-        },
-    };
-}
 
 function openEmailSettings() {
     return [
