@@ -153,7 +153,9 @@ def comment_composer(user, record, values=None, **context):
         "default_composition_mode": "comment",
         **context,
     }
-    Composer = record.env["mail.compose.message"].with_user(user).with_context(context)
+    Composer = (
+        record.env["mail.compose.message"].with_user(user).with_context(**context)
+    )
     return Composer if values is None else Composer.create(values)
 
 

@@ -355,8 +355,8 @@ class TestPrivacyGuardsCache(PrivacyCase):
         private = entry.copy_ids[:1]
         self.env.invalidate_all()
         other = Message.with_user(self.recruiter).browse(private.id)
-        with self.assertRaises(AccessError):
-            other.body  # noqa: B018  (fetch() of a private message)
+        with self.assertRaises(AccessError):  # fetch() of a private message
+            other.body  # noqa: B018  # pylint: disable=pointless-statement
         # A message made private later (the lock) too.
         self.env.cr.execute("UPDATE mail_message SET carerix_confidential = false")
         self.env.invalidate_all()
