@@ -141,18 +141,21 @@ class MailThread(models.AbstractModel):  # pylint: disable=consider-merging-clas
 
     def _carerix_is_own_mail(self, post_values):
         """Whether ``message_post(**post_values)`` sends the current user's
-        own mail (a comment he authors; not a note, not a notification)."""
+        own mail: a comment he authors (not a note, Odoo's default subtype,
+        not a notification)."""
         user = self.env.user
         if post_values.get("message_type") != "comment" or user._is_public():
             return False
         author_id = post_values.get("author_id")
         if author_id and author_id != user.partner_id.id:
             return False
-        subtype = post_values.get("subtype_xmlid") or "mail.mt_comment"
-        if post_values.get("subtype_id"):
-            comment = self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_comment")
-            return post_values["subtype_id"] == comment
-        return subtype == "mail.mt_comment"
+        IrModelData = self.env["ir.model.data"]
+        subtype_id = post_values.get("subtype_id")
+        if post_values.get("subtype_xmlid"):  # wins, as in message_post
+            subtype_id = IrModelData._xmlid_to_res_id(post_values["subtype_xmlid"])
+        return bool(subtype_id) and subtype_id == IrModelData._xmlid_to_res_id(
+            "mail.mt_comment"
+        )
 
     def _carerix_answered_message(self, parent_id):
         """The message (sudo) a post on this record answers: ``parent_id``

@@ -417,3 +417,18 @@ class TestOutgoingPrivacyMatrix(NoSmtpMixin, PrivacyPaths, PrivacyCase):
                 self.candidate,
                 {"body": "<p>x</p>", "parent_id": self.incoming_copy.id},
             )
+
+    def test_a_note_is_not_mail_he_sends(self):
+        # Odoo's default subtype of message_post is a note: not his mail.
+        self.box.outgoing_confidential = True
+        note = self.candidate.with_user(self.owner).message_post(
+            body="<p>Called him</p>", message_type="comment"
+        )
+        self.assertFalse(note.carerix_confidential)
+        self.assertFalse(note.sudo().carerix_owner_id)
+        mail = self.candidate.with_user(self.owner).message_post(
+            body="<p>Mail</p>",
+            message_type="comment",
+            subtype_id=self.env.ref("mail.mt_comment").id,
+        )
+        self.assertTrue(mail.carerix_confidential)
