@@ -660,12 +660,21 @@ def _content_digest(raw, headers, body_start):
 # parse_headers
 
 
-def _info_message_id(headers, problems):
-    value = _first(headers, b"message-id")
+def _required_text(headers, name, label, problems):
+    """The text of the first ``name`` header, or None with the problem
+    "no ``label``" noted."""
+    value = _first(headers, name)
     if value is None:
-        problems.append("no Message-ID")
+        problems.append(f"no {label}")
         return None
-    message_id = normalize_message_id(_header_text(value)[0])
+    return _header_text(value)[0]
+
+
+def _info_message_id(headers, problems):
+    text = _required_text(headers, b"message-id", "Message-ID", problems)
+    if text is None:
+        return None
+    message_id = normalize_message_id(text)
     if message_id is None:
         problems.append("invalid Message-ID")
     return message_id
@@ -701,11 +710,10 @@ def _info_subject(headers, problems):
 
 
 def _info_date(headers, problems):
-    value = _first(headers, b"date")
-    if value is None:
-        problems.append("no Date")
+    text = _required_text(headers, b"date", "Date", problems)
+    if text is None:
         return None
-    text = _clean_text(_header_text(value)[0])
+    text = _clean_text(text)
     try:
         return _parse_date(text)
     except (ValueError, TypeError, OverflowError, IndexError):

@@ -228,6 +228,10 @@ class SyncCase(TransactionCase):
             box._set_password(password or dovecot_password)
             return user.id, login, email
 
+    def deliver(self, login, *args, **kwargs):
+        """Deliver ``make_mail(*args, **kwargs)`` to the INBOX of ``login``."""
+        self.dovecot.deliver(login, "INBOX", make_mail(*args, **kwargs))
+
     def make_partner(self, **vals):
         with self.real_env() as env:
             return env["res.partner"].create(vals).id

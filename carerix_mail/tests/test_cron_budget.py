@@ -15,7 +15,7 @@ from odoo.addons.carerix_mail.models.carerix_mailbox import (
     cron_time_budget,
 )
 
-from .common import SyncCase, make_mail
+from .common import SyncCase
 
 
 def options(real=120, cron=-1, workers=0):
@@ -115,9 +115,7 @@ class TestSyncStopsAtTheDeadline(SyncCase):
                 user_id, login, email = self.make_recruiter(protocol=protocol)
                 subjects = [f"{protocol} {n}" for n in range(5)]
                 for subject in subjects:
-                    self.dovecot.deliver(
-                        login, "INBOX", make_mail("a@b.example", email, subject)
-                    )
+                    self.deliver(login, "a@b.example", email, subject)
                 fetched, completed = self.run_until_complete(user_id, protocol)
                 self.assertEqual(fetched[:3], [2, 4, 5])
                 self.assertEqual(fetched[-1], 5)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from odoo.tests import TransactionCase, new_test_user, tagged
 
-from .common import SyncCase, make_mail, unique
+from .common import SyncCase, unique
 
 MIGRATION = (
     Path(__file__).resolve().parents[1]
@@ -100,9 +100,7 @@ class TestSyncLargeUids(SyncCase):
         self.dovecot.set_uids(login, "INBOX", MAX_UID, PAST_INT4)
 
         def deliver(subject):
-            return self.dovecot.deliver(
-                login, "INBOX", make_mail(sender, email, subject)
-            )
+            return self.deliver(login, sender, email, subject)
 
         uids = [deliver("First"), deliver("Second")]
         self.assertEqual(uids, [PAST_INT4, PAST_INT4 + 1])

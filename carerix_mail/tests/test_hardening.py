@@ -332,20 +332,12 @@ class TestHardening(SyncCase):
         sender = f"{unique('cand')}@mail.example"
         candidate = self.make_partner(name="Candidate", email=sender)
         message_id = make_msgid(domain="mail.example")
-        self.dovecot.deliver(
-            login,
-            "INBOX",
-            make_mail(
-                sender, email, "Real", body="The real one", message_id=message_id
-            ),
+        self.deliver(
+            login, sender, email, "Real", body="The real one", message_id=message_id
         )
         self.sync(user_id)
-        self.dovecot.deliver(
-            login,
-            "INBOX",
-            make_mail(
-                sender, email, "Forged", body="Other content", message_id=message_id
-            ),
+        self.deliver(
+            login, sender, email, "Forged", body="Other content", message_id=message_id
         )
         health = self.sync(user_id)
         self.assertEqual(health["state"], "ok", health["last_error"])

@@ -272,15 +272,12 @@ class TestSentFolder(NoSmtpMixin, SyncCase):
             )
             self.assertIn(email, sent.email_from)
             self.assertIn(email, sent.reply_to)
-        self.dovecot.deliver(
+        self.deliver(
             login,
-            "INBOX",
-            make_mail(
-                f"Candidate at home <{unique('home')}@other.example>",
-                email,
-                subject="Re: Interview",
-                in_reply_to=mid,
-            ),
+            f"Candidate at home <{unique('home')}@other.example>",
+            email,
+            subject="Re: Interview",
+            in_reply_to=mid,
         )
         self.assertEqual(self.sync(user_id)["state"], "ok")
         self.sync(user_id)
@@ -295,12 +292,8 @@ class TestSentFolder(NoSmtpMixin, SyncCase):
         cand_email = f"{unique('cand')}@mail.example"
         candidate = self.make_partner(name="Candidate", email=cand_email)
         private_id = f"<{unique('offer')}@mail.example>"
-        self.dovecot.deliver(
-            login,
-            "INBOX",
-            make_mail(
-                cand_email, email, "Vertrouwelijk: salary", message_id=private_id
-            ),
+        self.deliver(
+            login, cand_email, email, "Vertrouwelijk: salary", message_id=private_id
         )
         self.assertEqual(self.sync(user_id)["state"], "ok")
         with self.real_env(uid=user_id) as env:

@@ -223,27 +223,21 @@ class TestPrivacySync(SyncCase):
         cand_email = f"{unique('cand')}@mail.example"
         candidate = self.make_partner(name="Candidate", email=cand_email)
         first_id = make_msgid(domain="test.example")
-        self.dovecot.deliver(
+        self.deliver(
             first_login,
-            "INBOX",
-            make_mail(
-                cand_email,
-                first_email,
-                "Vertrouwelijk: SYNCSECRET",
-                message_id=first_id,
-            ),
+            cand_email,
+            first_email,
+            "Vertrouwelijk: SYNCSECRET",
+            message_id=first_id,
         )
         self.sync(first_user)
-        self.dovecot.deliver(
+        self.deliver(
             second_login,
-            "INBOX",
-            make_mail(
-                cand_email,
-                second_email,
-                "Re: your mail",
-                "SYNCREPLY",
-                in_reply_to=first_id,
-            ),
+            cand_email,
+            second_email,
+            "Re: your mail",
+            "SYNCREPLY",
+            in_reply_to=first_id,
         )
         self.sync(second_user)
         with self.real_env() as env:

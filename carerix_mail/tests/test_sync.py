@@ -27,17 +27,9 @@ class TestImapSync(SyncCase):
             name="Contact", email=contact_email, parent_id=employer
         )
         cc_partner = self.make_partner(name="Cc person", email=cc_email)
-        self.dovecot.deliver(
-            login, "INBOX", make_mail(f"Candidate <{cand_email}>", email, "CV")
-        )
-        self.dovecot.deliver(
-            login,
-            "INBOX",
-            make_mail(email, f"Contact <{contact_email}>", "Vacancy", cc=cc_email),
-        )
-        self.dovecot.deliver(
-            login, "INBOX", make_mail("stranger@unknown.example", email, "Who?")
-        )
+        self.deliver(login, f"Candidate <{cand_email}>", email, "CV")
+        self.deliver(login, email, f"Contact <{contact_email}>", "Vacancy", cc=cc_email)
+        self.deliver(login, "stranger@unknown.example", email, "Who?")
         health = self.sync(user_id)
         self.assertEqual(health["state"], "ok", health["last_error"])
         self.assertEqual(health["count_fetched"], 3)
@@ -74,7 +66,7 @@ class TestImapSync(SyncCase):
             follower_partner = follower.partner_id.id
         # What the mailbox held before its first sync is history: archived,
         # not put in the Inbox one notification per mail.
-        self.dovecot.deliver(login, "INBOX", make_mail(cand_email, email, "Old mail"))
+        self.deliver(login, cand_email, email, "Old mail")
         self.sync(user_id)
         with self.real_env() as env:
             old = env["mail.message"].search(
@@ -84,9 +76,7 @@ class TestImapSync(SyncCase):
             self.assertFalse(
                 env["mail.notification"].search([("mail_message_id", "in", old.ids)])
             )
-        self.dovecot.deliver(
-            login, "INBOX", make_mail(cand_email, email, "Application")
-        )
+        self.deliver(login, cand_email, email, "Application")
         self.sync(user_id)
         with self.real_env() as env:
             copies = env["mail.message"].search(
@@ -115,16 +105,13 @@ class TestImapSync(SyncCase):
             parent_id = posted.message_id
             record_id = job_partner.id
         self.dovecot.create_folder(login, "Sent")
-        self.dovecot.deliver(
+        self.deliver(
             login,
-            "INBOX",
-            make_mail(
-                "someone@else.example",
-                email,
-                "Re: Original",
-                in_reply_to=parent_id,
-                attachments=[("cv.pdf", b"%PDF-1.4 test", "application/pdf")],
-            ),
+            "someone@else.example",
+            email,
+            "Re: Original",
+            in_reply_to=parent_id,
+            attachments=[("cv.pdf", b"%PDF-1.4 test", "application/pdf")],
         )
         self.dovecot.deliver(
             login,
@@ -165,7 +152,7 @@ class TestImapSync(SyncCase):
         self.assertEqual(before, after)
         self.assertEqual(len(self.entries(user_id)), 4)  # \Seen mail too, once
         # New mail after the first run: only that one is fetched.
-        self.dovecot.deliver(login, "INBOX", make_mail("a@b.example", email, "late"))
+        self.deliver(login, "a@b.example", email, "late")
         health = self.sync(user_id)
         self.assertEqual(health["count_fetched"], 5)
         self.assertEqual(len(self.entries(user_id)), 5)
@@ -188,12 +175,10 @@ class TestImapSync(SyncCase):
     def test_uidvalidity_change_resyncs_without_duplicates(self):
         user_id, login, email = self.make_recruiter()
         for n in range(3):
-            self.dovecot.deliver(
-                login, "INBOX", make_mail("a@b.example", email, f"m{n}")
-            )
+            self.deliver(login, "a@b.example", email, f"m{n}")
         self.sync(user_id)
         self.dovecot.reset_uidvalidity(login, "INBOX")
-        self.dovecot.deliver(login, "INBOX", make_mail("a@b.example", email, "m3"))
+        self.deliver(login, "a@b.example", email, "m3")
         health = self.sync(user_id)
         self.assertEqual(health["state"], "ok", health["last_error"])
         subjects = sorted(e["subject"] for e in self.entries(user_id))
@@ -202,9 +187,7 @@ class TestImapSync(SyncCase):
     def test_crash_before_cursor_commit_loses_and_duplicates_nothing(self):
         user_id, login, email = self.make_recruiter()
         for n in range(5):
-            self.dovecot.deliver(
-                login, "INBOX", make_mail("a@b.example", email, f"c{n}")
-            )
+            self.deliver(login, "a@b.example", email, f"c{n}")
         original_write = CarerixMailboxFolder.write
 
         def crash_on_cursor(records, vals):
@@ -236,7 +219,7 @@ class TestImapSync(SyncCase):
             + "--b--\r\n"
         ).encode()
         self.dovecot.deliver(login, "INBOX", bomb)
-        self.dovecot.deliver(login, "INBOX", make_mail("a@b.example", email, "good"))
+        self.deliver(login, "a@b.example", email, "good")
         health = self.sync(user_id)
         self.assertEqual(health["state"], "ok", health["last_error"])
         entries = {e["subject"]: e for e in self.entries(user_id)}
@@ -248,8 +231,8 @@ class TestImapSync(SyncCase):
     def test_wrong_password_next_to_good_mailbox(self):
         bad_id, bad_login, bad_email = self.make_recruiter(password="wrong-secret-42")
         good_id, good_login, good_email = self.make_recruiter()
-        self.dovecot.deliver(good_login, "INBOX", make_mail("a@b.example", good_email))
-        self.dovecot.deliver(bad_login, "INBOX", make_mail("a@b.example", bad_email))
+        self.deliver(good_login, "a@b.example", good_email)
+        self.deliver(bad_login, "a@b.example", bad_email)
         with (
             self.real_env() as env,
             patch.object(mailbox_module, "_logger") as logger,
@@ -273,9 +256,7 @@ class TestImapSync(SyncCase):
         for n in range(10):
             user_id, login, email = self.make_recruiter()
             for k in range(3):
-                self.dovecot.deliver(
-                    login, "INBOX", make_mail("a@b.example", email, f"u{n}m{k}")
-                )
+                self.deliver(login, "a@b.example", email, f"u{n}m{k}")
             users.append(user_id)
         errors = []
 
@@ -308,9 +289,7 @@ class TestPop3Sync(SyncCase):
             protocol="pop3", keep_copy=True, remove_after_days=3
         )
         for n in range(2):
-            self.dovecot.deliver(
-                login, "INBOX", make_mail("a@b.example", email, f"p{n}")
-            )
+            self.deliver(login, "a@b.example", email, f"p{n}")
         self.sync(user_id)
         self.assertEqual(len(self.entries(user_id)), 2)
         self.assertEqual(self.dovecot.pop3_count(login), 2)  # kept
@@ -339,17 +318,17 @@ class TestPop3Sync(SyncCase):
                     )
                 )
 
-        self.dovecot.deliver(login, "INBOX", make_mail("a@b.example", email, "before"))
+        self.deliver(login, "a@b.example", email, "before")
         self.sync(user_id)
         self.assertFalse(notified("before"))
         # the server is empty now; what arrives next is new mail
-        self.dovecot.deliver(login, "INBOX", make_mail("a@b.example", email, "after"))
+        self.deliver(login, "a@b.example", email, "after")
         self.sync(user_id)
         self.assertTrue(notified("after"))
 
     def test_pop_without_keep_copy_deletes_after_commit(self):
         user_id, login, email = self.make_recruiter(protocol="pop3", keep_copy=False)
-        self.dovecot.deliver(login, "INBOX", make_mail("a@b.example", email, "gone"))
+        self.deliver(login, "a@b.example", email, "gone")
         health = self.sync(user_id)
         self.assertEqual(health["state"], "ok", health["last_error"])
         self.assertEqual([e["subject"] for e in self.entries(user_id)], ["gone"])
