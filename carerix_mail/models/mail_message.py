@@ -210,9 +210,12 @@ class MailMessage(models.Model):
 
     @api.model
     def _carerix_note_private(self):
-        """A message has just become private: forget a cached "none is"."""
+        """A message has just become private: forget a cached "none is", here
+        and, as soon as it is committed, in the other workers (a sync commits
+        batch by batch long before its request ends and signals)."""
         if not self._carerix_any_private():
             self.env.registry.clear_cache()
+            self.env.cr.postcommit.add(self.env.registry.signal_changes)
 
     # ------------------------------------------------------------------
     # Paths that bypass record rules

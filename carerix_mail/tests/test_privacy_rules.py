@@ -346,6 +346,8 @@ class TestPrivacyGuardsCache(PrivacyCase):
         entry = self.archive("Confidential: GUARDSECRET", "GUARDBODY")
         self.assertTrue(entry.confidential)
         self.assertTrue(Message._carerix_any_private())
+        # the other workers are told once it is committed
+        self.assertIn(self.env.registry.signal_changes, self.env.cr.postcommit._funcs)
         private = entry.copy_ids[:1]
         self.env.invalidate_all()
         other = Message.with_user(self.recruiter).browse(private.id)
