@@ -229,8 +229,9 @@ class SyncCase(TransactionCase):
             return user.id, login, email
 
     def deliver(self, login, *args, **kwargs):
-        """Deliver ``make_mail(*args, **kwargs)`` to the INBOX of ``login``."""
-        self.dovecot.deliver(login, "INBOX", make_mail(*args, **kwargs))
+        """Deliver ``make_mail(*args, **kwargs)`` to the INBOX of ``login``;
+        returns its UID there."""
+        return self.dovecot.deliver(login, "INBOX", make_mail(*args, **kwargs))
 
     def make_partner(self, **vals):
         with self.real_env() as env:
