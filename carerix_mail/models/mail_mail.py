@@ -10,6 +10,9 @@ _logger = logging.getLogger(__name__)
 # While :meth:`MailMail._send` sends a batch: the mails sent so far that their
 # sender archives, ``{sender: {message id: (Sent copy, message)}}``; else None.
 _SENT_MEMO = contextvars.ContextVar("carerix_sent_memo", default=None)
+# While :meth:`MailMail._send` sends: ``{mail id: emails}`` of the mail being
+# sent, as Odoo prepared them (``_prepare_outgoing_list``); else None.
+_OUTGOING_MEMO = contextvars.ContextVar("carerix_outgoing_memo", default=None)
 
 
 class MailMail(models.Model):
@@ -24,17 +27,34 @@ class MailMail(models.Model):
         sending raises, nothing is archived: the transaction that recorded the
         mails as sent is rolled back.
         """
-        if auto_commit is True:
-            return super()._send(
-                auto_commit=auto_commit, raise_exception=raise_exception, **kwargs
-            )
-        with memo_scope(_SENT_MEMO):
-            result = super()._send(
-                auto_commit=auto_commit, raise_exception=raise_exception, **kwargs
-            )
-            sent = _SENT_MEMO.get()
+        with memo_scope(_OUTGOING_MEMO):
+            if auto_commit is True:
+                return super()._send(
+                    auto_commit=auto_commit, raise_exception=raise_exception, **kwargs
+                )
+            with memo_scope(_SENT_MEMO):
+                result = super()._send(
+                    auto_commit=auto_commit, raise_exception=raise_exception, **kwargs
+                )
+                sent = _SENT_MEMO.get()
         self._carerix_archive_sent(sent)
         return result
+
+    def _prepare_outgoing_list(
+        self, mail_server=False, recipients_follower_status=None
+    ):
+        """Odoo's; while :meth:`_send` sends, the emails of the mail being sent
+        are kept for its Sent copy (:meth:`_carerix_sent_copy`): the copy is
+        what left, and is not prepared twice."""
+        emails = super()._prepare_outgoing_list(
+            mail_server=mail_server,
+            recipients_follower_status=recipients_follower_status,
+        )
+        memo = _OUTGOING_MEMO.get()
+        if memo is not None and len(self) == 1:
+            memo.clear()  # only the mail being sent
+            memo[self.id] = emails
+        return emails
 
     def _postprocess_sent_message(
         self, success_pids, failure_reason=False, failure_type=None
@@ -132,7 +152,9 @@ class MailMail(models.Model):
         server from the same values as the mail that left, addressed to all its
         recipients at once (Odoo sends one mail per recipient)."""
         self.ensure_one()
-        emails = self._prepare_outgoing_list()
+        emails = (_OUTGOING_MEMO.get() or {}).get(
+            self.id
+        ) or self._prepare_outgoing_list()
         first = emails[0]
         email_to = []
         email_cc = []

@@ -377,3 +377,23 @@ class TestSentBatch(NoSmtpMixin, TransactionCase):
             [True, False, True],
         )
         self.assertEqual(self.Entry.search_count([("owner_id", "=", user.id)]), 2)
+
+    def test_sent_copy_is_what_left(self):
+        # The Sent copy is built from the emails Odoo prepared to send (not
+        # prepared a second time), and holds what left.
+        user = self.recruiter("sent_once")
+        message = self.post(user, self.candidate, "Prepared once")
+        Mail = self.registry["mail.mail"]
+        original = Mail._prepare_outgoing_list
+        calls = []
+
+        def counting(mails, *args, **kwargs):
+            calls.append(mails.ids)
+            return original(mails, *args, **kwargs)
+
+        with patch.object(Mail, "_prepare_outgoing_list", counting):
+            self.send(message)
+        self.assertEqual(len(calls), 1)
+        entry = message.sudo().carerix_mailbox_message_id
+        self.assertEqual(entry.subject, "Prepared once")
+        self.assertIn("sent.cand@mail.example", entry.email_to)
