@@ -90,15 +90,22 @@ class TestConfidentialTour(HttpCase):
             self.assertEqual(on_candidate.res_id, self.candidate.id)
             self.assertEqual(entry.copy_ids.mapped("carerix_confidential"), [False] * 2)
 
-    def test_owner_locks_the_conversation_other_recruiter_does_not_see_it(self):
+    def owner_then_other(self, owner_tour, other_tour, screenshots, check):
+        """On the candidate: ``owner_tour`` as the owner, then ``check()``,
+        then ``other_tour`` as the other recruiter; the tours asked for
+        exactly the ``screenshots``."""
         build_tour_assets(self.env)
         url = f"/odoo/res.partner/{self.candidate.id}"
         futures = {}
         with screenshot_on_request(futures):
-            self.start_tour(
-                url, "carerix_mail_confidential_owner", login=self.owner_login
-            )
+            self.start_tour(url, owner_tour, login=self.owner_login)
             self.env.invalidate_all()
+            check()
+            self.start_tour(url, other_tour, login=self.other_login)
+        assert_screenshots(self, futures, screenshots)
+
+    def test_owner_locks_the_conversation_other_recruiter_does_not_see_it(self):
+        def check():
             private = self.private_entry.copy_ids | self.reply_entry.copy_ids
             # every copy of the mail and of its reply
             self.assertEqual(private.mapped("carerix_confidential"), [True] * 4)
@@ -111,17 +118,16 @@ class TestConfidentialTour(HttpCase):
                 any(self.public_entry.copy_ids.mapped("carerix_confidential"))
             )
             self.assertFalse(self.public_entry.confidential)
-            self.start_tour(
-                url, "carerix_mail_confidential_other", login=self.other_login
-            )
-        assert_screenshots(
-            self,
-            futures,
+
+        self.owner_then_other(
+            "carerix_mail_confidential_owner",
+            "carerix_mail_confidential_other",
             {
                 "confidential_action",
                 "confidential_owner_chatter",
                 "confidential_other_chatter",
             },
+            check,
         )
 
     def test_reply_from_the_chatter_is_offered_confidential(self):
@@ -138,14 +144,8 @@ class TestConfidentialTour(HttpCase):
             "incoming",
         )
         self.assertTrue(asked.confidential)
-        build_tour_assets(self.env)
-        url = f"/odoo/res.partner/{self.candidate.id}"
-        futures = {}
-        with screenshot_on_request(futures):
-            self.start_tour(
-                url, "carerix_mail_confidential_reply_owner", login=self.owner_login
-            )
-            self.env.invalidate_all()
+
+        def check():
             answer = self.env["mail.message"].search(
                 [("body", "ilike", f"{ANSWER}BODY")]
             )
@@ -156,15 +156,14 @@ class TestConfidentialTour(HttpCase):
                 answer.parent_id,
                 asked.copy_ids.filtered(lambda m: m.model == "res.partner"),
             )
-            self.start_tour(
-                url, "carerix_mail_confidential_reply_other", login=self.other_login
-            )
-        assert_screenshots(
-            self,
-            futures,
+
+        self.owner_then_other(
+            "carerix_mail_confidential_reply_owner",
+            "carerix_mail_confidential_reply_other",
             {
                 "confidential_reply_composer",
                 "confidential_reply_sent",
                 "confidential_reply_other",
             },
+            check,
         )

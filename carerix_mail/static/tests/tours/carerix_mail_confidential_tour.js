@@ -45,6 +45,22 @@ function chatterText(chatter) {
 }
 
 
+/** A step that fails when the chatter shows one of ``markers``. */
+function notShown(content, markers) {
+    return {
+        content,
+        trigger: ".o-mail-Chatter",
+        run() {
+            const text = chatterText(this.anchor);
+            for (const marker of markers) {
+                if (text.includes(marker)) {
+                    throw new Error(`${marker} is shown to another user`);
+                }
+            }
+        },
+    };
+}
+
 registry.category("web_tour.tours").add("carerix_mail_confidential_owner", {
     steps: () => [
         {
@@ -137,18 +153,10 @@ registry.category("web_tour.tours").add("carerix_mail_confidential_other", {
             content: "The public mail is in the chatter, with its body",
             trigger: body(PUBLIC),
         },
-        {
-            content: "The confidential mail and its reply are not, not even their body",
-            trigger: ".o-mail-Chatter",
-            run() {
-                const text = chatterText(this.anchor);
-                for (const marker of [PRIVATE, REPLY]) {
-                    if (text.includes(marker)) {
-                        throw new Error(`${marker} is shown to another user`);
-                    }
-                }
-            },
-        },
+        notShown(
+            "The confidential mail and its reply are not, not even their body",
+            [PRIVATE, REPLY]
+        ),
         {
             content: "No lock icon anywhere",
             trigger: ".o-mail-Chatter:not(:has(.o-carerix-Message-lock))",
@@ -236,18 +244,7 @@ registry.category("web_tour.tours").add("carerix_mail_confidential_reply_other",
             content: "The public mail is in the chatter",
             trigger: body(PUBLIC),
         },
-        {
-            content: "Neither the confidential mail nor the answer is",
-            trigger: ".o-mail-Chatter",
-            run() {
-                const text = chatterText(this.anchor);
-                for (const marker of [ASKED, ANSWER]) {
-                    if (text.includes(marker)) {
-                        throw new Error(`${marker} is shown to another user`);
-                    }
-                }
-            },
-        },
+        notShown("Neither the confidential mail nor the answer is", [ASKED, ANSWER]),
         screenshot("confidential_reply_other"),
     ],
 });
