@@ -113,8 +113,8 @@ class ArchiveBatch:
         # What the mailbox held before its first completed sync: archived
         # without an Inbox notification per mail.
         self.history = history
-        # dedup key -> {(model, id)} the mail is not archived on (a message
-        # posted there from Odoo is its copy already)
+        # dedup key -> {(model, id)} that get no copy of the mail (a message
+        # posted there from Odoo is its copy already); still archived on
         self.exclude = {}
         # dedup key -> whether the mail is private, decided before archiving
         self.confidential = {}
@@ -182,7 +182,8 @@ class CarerixMailboxMessage(models.Model):
 
         ``items`` is a list of ``(raw, meta)``; ``meta`` may say ``oversize``,
         ``size`` and ``server_id`` (a message too large to fetch), ``exclude``
-        (``{(model, id)}`` not to archive the mail on) and ``confidential``
+        (``{(model, id)}`` that have their copy of the mail already: none is
+        created there, the entry still lists them) and ``confidential``
         (its privacy, decided already). ``history``: the mails were in the
         mailbox before its first completed sync (no Inbox notification).
         Returns one result per item, in order: the new entry, or an empty
@@ -310,6 +311,7 @@ class CarerixMailboxMessage(models.Model):
     @api.model
     def _carerix_entry_vals(self, batch, mail):
         info = mail.info
+        excluded = batch.exclude.get(info.dedup_key) or ()
         vals = {
             "owner_id": batch.owner.id,
             "mailbox_id": batch.mailbox.id,
@@ -322,12 +324,14 @@ class CarerixMailboxMessage(models.Model):
             "date": _utc_naive(info.date) or fields.Datetime.now(),
             "direction": batch.direction,
             "folder": batch.folder,
-            "state": "matched" if mail.targets else "unmatched",
+            "state": "matched" if mail.targets or excluded else "unmatched",
             "confidential": mail.confidential,
         }
-        partners = mail.targets.get("res.partner")
-        if partners:
-            vals["partner_ids"] = [Command.set(partners.ids)]
+        # a record excluded for its copy has the mail archived all the same
+        partner_ids = mail.targets.get("res.partner", self.env["res.partner"]).ids
+        partner_ids += [rid for model, rid in excluded if model == "res.partner"]
+        if partner_ids:
+            vals["partner_ids"] = [Command.set(list(dict.fromkeys(partner_ids)))]
         return vals
 
     @api.model

@@ -1,6 +1,6 @@
 """Mail sent from Odoo, archived for its sender (extends carerix.mailbox.message)."""
 
-from odoo import Command, api, models
+from odoo import api, models
 
 
 class CarerixMailboxMessage(models.Model):
@@ -12,15 +12,17 @@ class CarerixMailboxMessage(models.Model):
         is the Sent copy of ``message`` (a ``mail.message`` posted from Odoo),
         as outgoing mail of the owner of ``mailbox``: one batch for all.
 
-        ``message`` itself is the archived copy on its record: the batch
-        excludes that record for its mail (no second copy there); the other
+        ``message`` itself is the archived copy on its record (no second copy
+        there; the entry lists that record if it is a partner); the other
         matching records get one as usual. The entry is as private as the
         sender decided (:meth:`_carerix_sent_confidential`). Its dedup key is
         that of ``raw``, and exactly ``raw`` is appended to the IMAP Sent
-        folder after commit, so the next sync of that folder finds the mail
-        archived already. Returns one entry per pair (empty when the owner has
-        the mail).
+        folder after commit (one connection for the batch), so the next sync
+        of that folder finds the mail archived already. Returns one entry per
+        pair (empty when the owner has the mail).
         """
+        messages = self.env["mail.message"].browse([m.id for _raw, m in sent])
+        messages = messages.sudo()  # one read for the whole batch
         items = [
             (
                 raw,
@@ -29,33 +31,29 @@ class CarerixMailboxMessage(models.Model):
                     "confidential": self._carerix_sent_confidential(mailbox, message),
                 },
             )
-            for raw, message in sent
+            for (raw, _message), message in zip(sent, messages, strict=True)
         ]
         entries = self._archive_batch(
             mailbox, items, direction="outgoing", folder=mailbox._sent_folder_name()
         )
-        for (raw, message), entry in zip(sent, entries, strict=True):
-            if entry:
-                entry._carerix_adopt_posted(message)
-                mailbox._append_sent_after_commit(raw)
-        return entries
-
-    def _carerix_adopt_posted(self, message):
-        """Make ``message``, posted from Odoo, this outgoing entry's copy on
-        its record."""
-        self.ensure_one()
-        message.sudo().write(
-            {
-                "carerix_owner_id": self.owner_id.id,
-                "carerix_mailbox_message_id": self.id,
-                "carerix_direction": "outgoing",
-                "carerix_confidential": self.confidential,
-            }
+        adopted = [
+            (entry, message)
+            for entry, message in zip(entries, messages, strict=True)
+            if entry
+        ]
+        for entry, message in adopted:
+            message.write(
+                {
+                    "carerix_owner_id": entry.owner_id.id,
+                    "carerix_mailbox_message_id": entry.id,
+                    "carerix_direction": "outgoing",
+                    "carerix_confidential": entry.confidential,
+                }
+            )
+        mailbox._append_sent_after_commit(
+            [raw for (raw, _m), entry in zip(sent, entries, strict=True) if entry]
         )
-        vals = {"state": "matched"}
-        if message.model == "res.partner":
-            vals["partner_ids"] = [Command.link(message.res_id)]
-        self.sudo().write(vals)
+        return entries
 
     @api.model
     def _carerix_sent_confidential(self, mailbox, message):

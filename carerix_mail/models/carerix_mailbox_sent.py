@@ -17,27 +17,34 @@ class CarerixMailbox(models.Model):
         folder = self.folder_ids.filtered(lambda f: f.role == "sent" and f.present)[:1]
         return folder.name or ""
 
-    def _append_sent_after_commit(self, raw):
-        """Append ``raw`` to this IMAP mailbox's Sent folder once the current
-        transaction (which archived it) is committed; nothing for POP3 or an
-        unconfigured mailbox."""
+    def _append_sent_after_commit(self, raws):
+        """Append the mails ``raws`` to this IMAP mailbox's Sent folder once
+        the current transaction (which archived them) is committed: all the
+        mails of the transaction over one connection per mailbox. Nothing for
+        POP3 or an unconfigured mailbox."""
         self.ensure_one()
-        if self.protocol != "imap" or not self.host or not self.login:
+        if not raws or self.protocol != "imap" or not self.host or not self.login:
             return
-        registry = self.env.registry
-        mailbox_id = self.id
+        pending = self.env.cr.postcommit.data.setdefault("carerix.sent_append", {})
+        if not pending:
+            registry = self.env.registry
 
-        def append():
-            with registry.cursor() as cr:
-                env = api.Environment(cr, SUPERUSER_ID, {})
-                env["carerix.mailbox"].browse(mailbox_id)._append_sent(raw)
+            def append():
+                for mailbox_id, todo in pending.items():
+                    with registry.cursor() as cr:  # each mailbox on its own
+                        env = api.Environment(cr, SUPERUSER_ID, {})
+                        env["carerix.mailbox"].browse(mailbox_id)._append_sent(todo)
+                pending.clear()
 
-        self.env.cr.postcommit.add(append)
+            self.env.cr.postcommit.add(append)
+        pending.setdefault(self.id, []).extend(raws)
 
-    def _append_sent(self, raw):
-        """APPEND ``raw`` as read to the Sent folder (discovering the folders
-        when none has the role *sent*). A failure is shown on the sync health,
-        never raised: the mail has been sent. Returns the UID or None."""
+    def _append_sent(self, raws):
+        """APPEND the mails ``raws`` as read to the Sent folder, over one
+        connection (discovering the folders when none has the role *sent*).
+        A failure is shown on the sync health, never raised: the mails have
+        been sent. Returns the UIDs (None where unknown), or None when
+        nothing could be appended."""
         self.ensure_one()
         try:
             with self._open(timeout=30) as client:
@@ -53,7 +60,7 @@ class CarerixMailbox(models.Model):
                         )
                     )
                     return None
-                return client.append(name, raw, flags=(b"\\Seen",))
+                return [client.append(name, raw, flags=(b"\\Seen",)) for raw in raws]
         except MailError as error:
             message = self._user_message(error)
         except (OSError, ValueError) as error:

@@ -255,6 +255,48 @@ class TestSentFolder(NoSmtpMixin, SyncCase):
             self.assertEqual(message.carerix_owner_id.id, user_id)
             self.assertEqual(message.carerix_direction, "outgoing")
 
+    def imap_logins(self, login):
+        """How many IMAP sessions the mailbox of ``login`` has opened, as
+        Dovecot logs them (the mailbox uses STARTTLS, the test's own
+        connections do not)."""
+        lines = self.dovecot.log_file.read_text(errors="replace").splitlines()
+        return sum(
+            f"Login: user=<{login}>," in line and ", TLS," in line for line in lines
+        )
+
+    def test_sent_copies_of_a_transaction_appended_over_one_connection(self):
+        user_id, login, email = self.make_recruiter(from_address=None)
+        self.dovecot.create_folder(login, "Sent")
+        candidates = [
+            self.make_partner(name=f"Candidate {n}", email=f"{unique('c')}@job.example")
+            for n in range(3)
+        ]
+        logins = self.imap_logins(login)
+        with self.real_env(uid=user_id) as env:
+            for number, partner in enumerate(env["res.partner"].browse(candidates)):
+                partner.message_post(
+                    body="<p>A new job for you</p>",
+                    subject=f"Job {number}",
+                    partner_ids=partner.ids,
+                    message_type="comment",
+                    subtype_xmlid="mail.mt_comment",
+                )
+            # each post sent its mail at once; the copies wait for the commit
+            self.assertEqual(self.dovecot.message_count(login, "Sent"), 0)
+        self.assertEqual(self.dovecot.message_count(login, "Sent"), 3)
+        self.assertEqual(self.imap_logins(login) - logins, 1)
+        entries = self.entries(user_id)
+        self.assertEqual(len(entries), 3)
+        for number, candidate in enumerate(candidates):
+            self.assertEqual(self.partner_mail(candidate), [f"Job {number}"])
+        with self.real_env() as env:
+            found = env["carerix.mailbox.message"].search([("owner_id", "=", user_id)])
+            self.assertEqual(found.mapped("state"), ["matched"] * 3)
+            self.assertEqual(sorted(found.partner_ids.ids), sorted(candidates))
+        # the next sync of Sent finds them archived already
+        self.assertEqual(self.sync(user_id)["state"], "ok")
+        self.assertEqual(len(self.entries(user_id)), 3)
+
     def test_reply_comes_back_to_the_same_record(self):
         user_id, login, email = self.make_recruiter(from_address=None)
         self.dovecot.create_folder(login, "Sent")
