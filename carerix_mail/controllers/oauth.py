@@ -58,7 +58,12 @@ def take_state(state):
     if not consteq(signature, _sign(payload)):
         _logger.warning("OAuth callback: state not signed for this session")
         raise Forbidden()
-    mailbox_id, uid, expires, nonce = int(parts[0]), int(parts[1]), int(parts[2]), parts[3]
+    mailbox_id, uid, expires, nonce = (
+        int(parts[0]),
+        int(parts[1]),
+        int(parts[2]),
+        parts[3],
+    )
     if uid != request.env.uid:
         _logger.warning("OAuth callback: state of another user")
         raise Forbidden()

@@ -93,7 +93,11 @@ class CarerixMailbox(models.Model):
     # shows each as mailbox_<name>, with the type, label, help and selection
     # defined here (editable unless readonly here). See res_users.py.
     auth_method = fields.Selection(
-        [("password", "Password"), ("microsoft", "Microsoft 365"), ("google", "Google")],
+        [
+            ("password", "Password"),
+            ("microsoft", "Microsoft 365"),
+            ("google", "Google"),
+        ],
         "Sign-in method",
         default="password",
         required=True,
@@ -341,7 +345,9 @@ class CarerixMailbox(models.Model):
             except OAuthTokenRejected as error:
                 if self.auth_method == "password" or force_refresh:
                     raise
-                _logger.info("Mailbox %s: token rejected (%s), refreshing", self.id, error)
+                _logger.info(
+                    "Mailbox %s: token rejected (%s), refreshing", self.id, error
+                )
                 client = stack.enter_context(
                     self._open(timeout=timeout, force_refresh=True)
                 )

@@ -49,7 +49,10 @@ PROVIDER_HOSTS = {
 # then Odoo's own (microsoft_outlook, google_gmail) as the fallback.
 CLIENT_PARAMS = {
     "microsoft": (
-        ("carerix_mail.oauth_microsoft_client_id", "carerix_mail.oauth_microsoft_secret"),
+        (
+            "carerix_mail.oauth_microsoft_client_id",
+            "carerix_mail.oauth_microsoft_secret",
+        ),
         ("microsoft_outlook_client_id", "microsoft_outlook_client_secret"),
     ),
     "google": (
@@ -66,8 +69,8 @@ BASE_URL_PARAMS = {
 
 def provider_name(env, key):
     """The translated label of the sign-in method ``key``."""
-    selection = env["carerix.mailbox"]._fields["auth_method"]._description_selection(
-        env
+    selection = (
+        env["carerix.mailbox"]._fields["auth_method"]._description_selection(env)
     )
     return dict(selection).get(key, key)
 
@@ -276,7 +279,9 @@ class CarerixMailbox(models.Model):
         self.invalidate_recordset(["oauth_status"])
         if not self.env.cr.rowcount:
             return
-        _logger.info("Mailbox %s: sign-in revoked or expired, reconnect needed", self.id)
+        _logger.info(
+            "Mailbox %s: sign-in revoked or expired, reconnect needed", self.id
+        )
         owner = self.user_id
         box = self.with_context(lang=owner.lang)
         provider = provider_name(box.env, self.auth_method)
@@ -312,7 +317,9 @@ class CarerixMailbox(models.Model):
                 _("Only %(user)s can connect his own mailbox.", user=self.user_id.name)
             )
         if self.auth_method == "password":
-            raise UserError(_("Choose Microsoft 365 or Google as sign-in method first."))
+            raise UserError(
+                _("Choose Microsoft 365 or Google as sign-in method first.")
+            )
 
     def _oauth_authorize_url(self, state, challenge):
         """The provider's sign-in page for this mailbox (PKCE S256 ``challenge``)."""

@@ -228,7 +228,9 @@ class ResUsers(models.Model):
                     user=self.name,
                 )
             )
-        self._carerix_mailbox(create=True).with_user(self.env.user)._oauth_check_connect()
+        self._carerix_mailbox(create=True).with_user(
+            self.env.user
+        )._oauth_check_connect()
         return {
             "type": "ir.actions.act_url",
             "url": "/carerix_mail/oauth/start",

@@ -1,0 +1,250 @@
+"""OAuth2 sign-in (Microsoft 365, Google): the sign-in method on the Email
+settings, the signed single-use state of Connect and its callback, the admin
+settings, and the tokens kept out of every read, search, export and log."""
+
+import json
+import time
+import urllib.parse
+import uuid
+from unittest.mock import patch
+
+from odoo.exceptions import AccessError, UserError
+from odoo.tests import Form, HttpCase, new_test_user, tagged
+
+from odoo.addons.carerix_mail.controllers import oauth as controller_module
+from odoo.addons.carerix_mail.engine import oauth
+from odoo.addons.carerix_mail.models import carerix_mailbox as mailbox_module
+from odoo.addons.carerix_mail.models import res_users as res_users_module
+from odoo.addons.carerix_mail.models.carerix_mailbox_oauth import TOKEN_TABLE
+
+from . import test_settings
+from .common import unique
+
+# (the module, not its classes: a test class imported here would run twice)
+ADMIN_VIEW = test_settings.ADMIN_VIEW
+PREFERENCES_VIEW = test_settings.PREFERENCES_VIEW
+
+CALLBACK = "/carerix_mail/oauth/callback"
+
+
+def set_client(env, base_url="https://idp.invalid"):
+    """Configure a Microsoft client pointing at ``base_url``."""
+    params = env["ir.config_parameter"].sudo()
+    params.set_param("carerix_mail.oauth_microsoft_client_id", "client-" + unique("c"))
+    params.set_param("carerix_mail.oauth_microsoft_secret", "secret-" + unique("s"))
+    params.set_param("carerix_mail.oauth_microsoft_base_url", base_url)
+
+
+@tagged("post_install", "-at_install")
+class TestOAuthSettings(test_settings.SettingsCase):
+    def test_provider_presets_server_and_stays_editable(self):
+        for view in (PREFERENCES_VIEW, ADMIN_VIEW):
+            editor = self.owner if view == PREFERENCES_VIEW else self.admin
+            with self.subTest(view=view):
+                form = Form(self.owner.with_user(editor), view=view)
+                form.mailbox_auth_method = "microsoft"
+                self.assertEqual(form.mailbox_host, "outlook.office365.com")
+                self.assertEqual(form.mailbox_security, "ssl")
+                self.assertEqual(form.mailbox_port, 993)
+                form.mailbox_protocol = "pop3"
+                self.assertEqual(form.mailbox_port, 995)
+                form.mailbox_auth_method = "google"
+                self.assertEqual(form.mailbox_host, "pop.gmail.com")
+                form.mailbox_protocol = "imap"
+                self.assertEqual(form.mailbox_host, "imap.gmail.com")
+                form.mailbox_host = "imap.agency.example"  # still editable
+                form.mailbox_login = "shared@agency.example"
+                form.save()
+                self.assertEqual(self.box.auth_method, "google")
+                self.assertEqual(self.box.host, "imap.agency.example")
+                self.assertEqual(self.box.login, "shared@agency.example")
+                self.assertEqual(self.box.oauth_status, "none")
+
+    def test_admin_cannot_connect_for_someone_else(self):
+        self.box.auth_method = "microsoft"
+        set_client(self.env)
+        with self.assertRaisesRegex(AccessError, "Only .* can connect his mailbox"):
+            self.owner.with_user(self.admin).action_mailbox_oauth_connect()
+        with self.assertRaises(AccessError):
+            self.box.with_user(self.admin)._oauth_check_connect()
+        action = self.owner.with_user(self.owner).action_mailbox_oauth_connect()
+        self.assertEqual(action["url"], "/carerix_mail/oauth/start")
+
+    def test_connect_needs_a_provider_and_a_client(self):
+        with self.assertRaisesRegex(UserError, "Choose Microsoft 365 or Google"):
+            self.owner.with_user(self.owner).action_mailbox_oauth_connect()
+        self.box.auth_method = "google"
+        with self.assertRaisesRegex(UserError, "Google is not set up yet"):
+            self.box._oauth_client("google")
+        # Odoo's own Gmail parameters are the fallback.
+        params = self.env["ir.config_parameter"].sudo()
+        params.set_param("google_gmail_client_id", "odoo-gmail-id")
+        params.set_param("google_gmail_client_secret", "odoo-gmail-secret")
+        client = self.box._oauth_client("google")
+        self.assertEqual(client.client_id, "odoo-gmail-id")
+        self.assertTrue(client.redirect_uri.endswith(CALLBACK), client.redirect_uri)
+        params.set_param("carerix_mail.oauth_google_client_id", "own-id")
+        params.set_param("carerix_mail.oauth_google_secret", "own-secret")
+        self.assertEqual(self.box._oauth_client("google").client_id, "own-id")
+
+    def test_disconnect_by_owner_or_admin_only(self):
+        self._connect_with("AT-" + uuid.uuid4().hex, "RT-" + uuid.uuid4().hex)
+        self.assertEqual(self.box.oauth_status, "connected")
+        with self.assertRaises(AccessError):
+            self.owner.with_user(self.other).action_mailbox_oauth_disconnect()
+        self.assertEqual(self.box.oauth_status, "connected")
+        self.owner.with_user(self.admin).action_mailbox_oauth_disconnect()
+        self.box.invalidate_recordset()
+        self.assertEqual(self.box.oauth_status, "none")
+
+    def test_settings_secret_is_write_only(self):
+        secret = "client-secret-" + uuid.uuid4().hex
+        Settings = self.env["res.config.settings"].with_user(self.admin)
+        Settings.create(
+            {
+                "carerix_oauth_microsoft_client_id": "the-client",
+                "carerix_oauth_microsoft_secret": secret,
+            }
+        ).execute()
+        params = self.env["ir.config_parameter"].sudo()
+        self.assertEqual(
+            params.get_param("carerix_mail.oauth_microsoft_secret"), secret
+        )
+        settings = Settings.create({})
+        values = settings.read()[0]
+        self.assertNotIn(secret, json.dumps(values, default=str))
+        self.assertEqual(values["carerix_oauth_microsoft_client_id"], "the-client")
+        self.assertTrue(values["carerix_oauth_microsoft_secret_set"])
+        self.assertEqual(values["carerix_oauth_microsoft_tenant"], "organizations")
+        self.assertTrue(values["carerix_oauth_redirect_uri"].endswith(CALLBACK))
+        # Saving the page again without a secret keeps it.
+        settings.execute()
+        self.assertEqual(
+            params.get_param("carerix_mail.oauth_microsoft_secret"), secret
+        )
+
+    def _connect_with(self, access, refresh):
+        self.configure()
+        self.box.auth_method = "microsoft"
+        tokens = oauth.TokenSet(
+            access_token=access,
+            refresh_token=refresh,
+            expires_at=time.time() + 3600,
+            account=self.login,
+        )
+        self.box._oauth_save("microsoft", tokens)
+
+
+@tagged("post_install", "-at_install")
+class TestOAuthTokensUnreachable(test_settings.SettingsCase):
+    def test_tokens_unreachable_through_every_channel(self):
+        access = "AT-" + uuid.uuid4().hex
+        refresh = "RT-" + uuid.uuid4().hex
+        with test_settings._capture_logs() as capture:
+            with (
+                patch.object(mailbox_module, "_logger") as box_logger,
+                patch.object(res_users_module, "_logger", create=True) as user_logger,
+            ):
+                TestOAuthSettings._connect_with(self, access, refresh)
+                self.assertEqual(self.box.oauth_status, "connected")
+                self.assertEqual(self.box.oauth_account, self.login)
+                seen = []
+                for secret in (access, refresh):
+                    seen += self._everything_readable(secret)
+        for secret in (access, refresh):
+            for line in capture.lines:
+                self.assertNotIn(secret, line)
+            for logger in (box_logger, user_logger):
+                self.assertNotIn(secret, repr(logger.mock_calls))
+            for text in seen:
+                self.assertNotIn(secret, text)
+            self._assert_stored_nowhere(secret)
+        # ... while the mailbox keeps them, outside the ORM.
+        self.env.cr.execute(
+            f"SELECT access_token, refresh_token FROM {TOKEN_TABLE} "
+            "WHERE mailbox_id = %s",
+            [self.box.id],
+        )
+        self.assertEqual(self.env.cr.fetchone(), (access, refresh))
+        fields = self.env["carerix.mailbox"].fields_get()
+        self.assertFalse([name for name in fields if "token" in name])
+        with self.assertRaises(ValueError):
+            self.box.search([("access_token", "=", access)])
+
+
+@tagged("post_install", "-at_install")
+class TestOAuthCallbackRefusals(HttpCase):
+    """The callback answers 403 to any state but the one this session's user
+    got for his mailbox, unused and fresh."""
+
+    def setUp(self):
+        super().setUp()
+        set_client(self.env)
+        self.owner_login = unique("oauthowner")
+        self.owner = new_test_user(
+            self.env, login=self.owner_login, password=self.owner_login * 2
+        )
+        self.other_login = unique("oauthother")
+        new_test_user(self.env, login=self.other_login, password=self.other_login * 2)
+        box = self.owner._carerix_mailbox(create=True)
+        box.write({"auth_method": "microsoft", "login": "owner@agency.example"})
+
+    def start(self, login):
+        """Start a sign-in as ``login``; returns the parameters sent to the provider."""
+        self.authenticate(login, login * 2)
+        response = self.url_open("/carerix_mail/oauth/start", allow_redirects=False)
+        self.assertEqual(response.status_code, 303, response.text[:500])
+        location = response.headers["Location"]
+        self.assertTrue(location.startswith("https://idp.invalid/"), location)
+        return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))
+
+    def callback(self, state, **params):
+        query = urllib.parse.urlencode(dict({"state": state}, **params))
+        return self.url_open(f"{CALLBACK}?{query}", allow_redirects=False)
+
+    def test_start_sends_pkce_and_a_signed_state(self):
+        params = self.start(self.owner_login)
+        self.assertEqual(params["code_challenge_method"], "S256")
+        self.assertGreaterEqual(len(params["code_challenge"]), 43)
+        self.assertEqual(params["response_type"], "code")
+        self.assertEqual(params["login_hint"], "owner@agency.example")
+        self.assertTrue(params["redirect_uri"].endswith(CALLBACK))
+        mailbox_id = str(self.owner._carerix_mailbox().id)
+        self.assertEqual(
+            params["state"].split(".")[:2], [mailbox_id, str(self.owner.id)]
+        )
+
+    def test_tampered_state(self):
+        state = self.start(self.owner_login)["state"]
+        parts = state.split(".")
+        for tampered in (
+            ".".join([str(int(parts[0]) + 1), *parts[1:]]),  # another mailbox
+            ".".join([*parts[:2], str(int(parts[2]) + 3600), *parts[3:]]),  # later
+            state[:-1] + ("0" if state[-1] != "0" else "1"),  # signature
+            "garbage",
+            "",
+        ):
+            with self.subTest(state=tampered):
+                self.assertEqual(self.callback(tampered, code="x").status_code, 403)
+
+    def test_wrong_user(self):
+        state = self.start(self.owner_login)["state"]
+        self.authenticate(self.other_login, self.other_login * 2)
+        self.assertEqual(self.callback(state, code="x").status_code, 403)
+
+    def test_replayed_state(self):
+        state = self.start(self.owner_login)["state"]
+        first = self.callback(state, error="access_denied", error_description="No")
+        self.assertEqual(first.status_code, 200)
+        self.assertIn("The sign-in was not completed", first.text)
+        self.assertEqual(self.callback(state, code="x").status_code, 403)
+
+    def test_expired_state(self):
+        with patch.object(controller_module, "STATE_TTL", -1):
+            state = self.start(self.owner_login)["state"]
+        self.assertEqual(self.callback(state, code="x").status_code, 403)
+
+    def test_no_state(self):
+        self.authenticate(self.owner_login, self.owner_login * 2)
+        response = self.url_open(f"{CALLBACK}?code=x", allow_redirects=False)
+        self.assertEqual(response.status_code, 403)
