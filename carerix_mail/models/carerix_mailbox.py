@@ -6,6 +6,7 @@ from datetime import timedelta
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.service.server import SLEEP_INTERVAL
+from odoo.sql_db import TestCursor
 from odoo.tools import config
 
 from ..engine import (
@@ -66,6 +67,13 @@ def cron_time_budget(options=config):
         return CRON_MAX_TIME_BUDGET
     budget = limit - sleep - CRON_TIME_MARGIN
     return max(CRON_MIN_TIME_BUDGET, min(CRON_MAX_TIME_BUDGET, budget))
+
+
+def read_committed(cr):
+    """Make the new cursor ``cr`` read committed (not a test's cursor, which
+    shares the test's transaction and may not change it)."""
+    if not isinstance(cr, TestCursor):
+        cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
 
 
 def _past(deadline):
@@ -554,7 +562,7 @@ class CarerixMailbox(models.Model):
             # Read committed: another worker may have just written the health
             # of a row this claim looks at; under Odoo's default repeatable
             # read, locking such a row fails with a serialization error.
-            lock_cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            read_committed(lock_cr)
             lock_cr.execute(query.format(where=where), params)
             row = lock_cr.fetchone()
             if not row:

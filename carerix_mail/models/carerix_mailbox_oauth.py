@@ -28,6 +28,7 @@ from ..engine import (
     OAuthProviderUnavailable,
     oauth,
 )
+from .carerix_mailbox import read_committed
 
 _logger = logging.getLogger(__name__)
 
@@ -217,7 +218,7 @@ class CarerixMailbox(models.Model):
         with self.env.registry.cursor() as cr:
             # Read committed: after waiting for the lock, see what the other
             # worker committed.
-            cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            read_committed(cr)
             cr.execute(
                 f"SELECT provider, access_token, refresh_token, expires_at, status "
                 f"FROM {TOKEN_TABLE} WHERE mailbox_id = %s FOR UPDATE",
@@ -241,7 +242,9 @@ class CarerixMailbox(models.Model):
             except OAuthGrantInvalid as error:
                 box._oauth_reconnect_needed(error)
                 cr.commit()  # pylint: disable=invalid-commit; the state and the one notice stay
-                raise
+                raise UserError(
+                    _("Reconnect needed. %(reason)s", reason=self._user_message(error))
+                ) from None
             box._oauth_save(key, tokens, cr=cr)
             cr.commit()  # pylint: disable=invalid-commit; a rotated refresh token is never lost
             _logger.info("Mailbox %s: access token refreshed", self.id)

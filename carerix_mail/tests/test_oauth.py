@@ -2,6 +2,7 @@
 settings, the signed single-use state of Connect and its callback, the admin
 settings, and the tokens kept out of every read, search, export and log."""
 
+import concurrent.futures
 import json
 import time
 import urllib.parse
@@ -12,13 +13,13 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, HttpCase, new_test_user, tagged
 
 from odoo.addons.carerix_mail.controllers import oauth as controller_module
-from odoo.addons.carerix_mail.engine import oauth
+from odoo.addons.carerix_mail.engine import OAuthSessionExpired, oauth
 from odoo.addons.carerix_mail.models import carerix_mailbox as mailbox_module
 from odoo.addons.carerix_mail.models import res_users as res_users_module
 from odoo.addons.carerix_mail.models.carerix_mailbox_oauth import TOKEN_TABLE
 
 from . import test_settings
-from .common import unique
+from .common import SyncCase, load_idp, unique
 
 # (the module, not its classes: a test class imported here would run twice)
 ADMIN_VIEW = test_settings.ADMIN_VIEW
@@ -248,3 +249,250 @@ class TestOAuthCallbackRefusals(HttpCase):
         self.authenticate(self.owner_login, self.owner_login * 2)
         response = self.url_open(f"{CALLBACK}?code=x", allow_redirects=False)
         self.assertEqual(response.status_code, 403)
+
+
+class OAuthSyncCase(SyncCase):
+    """Real syncs of mailboxes signed in at the local identity provider (posing
+    as Microsoft), with Dovecot checking the tokens there (XOAUTH2)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.idp = load_idp()
+
+    def setUp(self):
+        super().setUp()
+        self.client_id = unique("client")
+        secret = "secret-" + uuid.uuid4().hex
+        with self.real_env() as env:
+            params = env["ir.config_parameter"].sudo()
+            params.set_param("carerix_mail.oauth_microsoft_client_id", self.client_id)
+            params.set_param("carerix_mail.oauth_microsoft_secret", secret)
+            params.set_param("carerix_mail.oauth_microsoft_base_url", self.idp.url)
+            redirect_uri = env["carerix.mailbox"]._oauth_redirect_uri()
+        self.idp.register_client(self.client_id, secret, redirect_uri)
+
+    def make_oauth_recruiter(self):
+        """A recruiter whose mailbox is signed in with "Microsoft"."""
+        user_id, login, email = self.make_recruiter(password="unused-" + unique("p"))
+        self.idp.add_user(login)
+        tokens = self.idp.issue(login, self.client_id)
+        with self.real_env() as env:
+            box = env["res.users"].browse(user_id)._carerix_mailbox()
+            box.auth_method = "microsoft"
+            box._oauth_save(
+                "microsoft",
+                oauth.TokenSet(
+                    access_token=tokens["access_token"],
+                    refresh_token=tokens["refresh_token"],
+                    expires_at=time.time() + tokens["expires_in"],
+                    account=login,
+                ),
+            )
+        return user_id, login, email
+
+    def token_row(self, user_id):
+        with self.real_env() as env:
+            box = env["res.users"].browse(user_id)._carerix_mailbox()
+            env.cr.execute(
+                f"SELECT access_token, refresh_token, status FROM {TOKEN_TABLE} "
+                "WHERE mailbox_id = %s",
+                [box.id],
+            )
+            return env.cr.fetchone()
+
+    def expire(self, user_id):
+        """Let the access token be as good as expired (to our clock)."""
+        with self.real_env() as env:
+            box = env["res.users"].browse(user_id)._carerix_mailbox()
+            env.cr.execute(
+                f"UPDATE {TOKEN_TABLE} SET expires_at = %s WHERE mailbox_id = %s",
+                [time.time() + 60, box.id],
+            )
+
+    def token_requests(self):
+        return self.idp.requests.get("token", 0)
+
+
+@tagged("post_install", "-at_install")
+class TestOAuthSync(OAuthSyncCase):
+    def test_sync_refreshes_first_and_keeps_tokens_out_of_logs(self):
+        user_id, login, _email = self.make_oauth_recruiter()
+        self.deliver(login, "Carla <carla@candidate.example>", login, "Via XOAUTH2")
+        access, refresh, _status = self.token_row(user_id)
+        self.expire(user_id)
+        before = self.token_requests()
+        with test_settings._capture_logs() as capture:
+            health = self.sync(user_id)
+        self.assertEqual(health["state"], "ok", health["last_error"])
+        self.assertEqual(health["count_fetched"], 1)
+        self.assertEqual(self.token_requests(), before + 1)
+        new_access, new_refresh, status = self.token_row(user_id)
+        self.assertEqual(status, "connected")
+        self.assertNotEqual(new_access, access)
+        self.assertNotEqual(new_refresh, refresh)  # rotated, and kept
+        self.assertTrue(capture.lines, "no log line captured at all")
+        for line in capture.lines:
+            for secret in (access, refresh, new_access, new_refresh):
+                self.assertNotIn(secret, line)
+        # A fresh token is used as it is.
+        self.assertEqual(self.sync(user_id)["state"], "ok")
+        self.assertEqual(self.token_requests(), before + 1)
+
+    def test_refresh_committed_although_the_sync_fails(self):
+        user_id, login, _email = self.make_oauth_recruiter()
+        _access, refresh, _status = self.token_row(user_id)
+        self.expire(user_id)
+        Box = self.registry["carerix.mailbox"]
+        with patch.object(
+            Box, "_sync_imap", autospec=True, side_effect=RuntimeError("boom")
+        ):
+            health = self.sync(user_id)
+        self.assertEqual(health["state"], "failing")
+        self.assertIn("unexpected error", health["last_error"])
+        _new_access, new_refresh, status = self.token_row(user_id)
+        self.assertEqual(status, "connected")
+        self.assertNotEqual(new_refresh, refresh)
+        # The old refresh token is spent at the provider; the kept one works.
+        self.expire(user_id)
+        self.deliver(login, "Carla <carla@candidate.example>", login, "After")
+        health = self.sync(user_id)
+        self.assertEqual(health["state"], "ok", health["last_error"])
+        self.assertEqual(health["count_fetched"], 1)
+
+    def test_concurrent_refresh_makes_one(self):
+        user_id, _login, _email = self.make_oauth_recruiter()
+        self.expire(user_id)
+        with self.real_env() as env:
+            box_id = env["res.users"].browse(user_id)._carerix_mailbox().id
+        before = self.token_requests()
+
+        def refresh():
+            with self.real_env() as env:
+                return env["carerix.mailbox"].browse(box_id)._oauth_access_token()
+
+        self.idp.set_delay(1.0)
+        self.addCleanup(self.idp.set_delay, 0)
+        # A sync under way holds its claim on the mailbox row meanwhile.
+        with self.registry.cursor() as claim_cr:
+            claim_cr.execute(
+                "SELECT id FROM carerix_mailbox WHERE id = %s FOR NO KEY UPDATE",
+                [box_id],
+            )
+            with concurrent.futures.ThreadPoolExecutor(2) as pool:
+                tokens = [
+                    future.result(timeout=30)
+                    for future in [pool.submit(refresh), pool.submit(refresh)]
+                ]
+        self.assertEqual(self.token_requests(), before + 1)
+        self.assertEqual(tokens[0], tokens[1])
+        self.assertEqual(self.token_row(user_id)[0], tokens[0])
+
+    def test_token_rejected_at_login_one_forced_refresh(self):
+        user_id, login, _email = self.make_oauth_recruiter()
+        self.deliver(login, "Carla <carla@candidate.example>", login, "Retried")
+        self.idp.expire_access_tokens(login)  # our clock still thinks it fresh
+        before = self.token_requests()
+        health = self.sync(user_id)
+        self.assertEqual(health["state"], "ok", health["last_error"])
+        self.assertEqual(health["count_fetched"], 1)
+        self.assertEqual(self.token_requests(), before + 1)
+
+    def test_session_ended_mid_sync_logs_in_again(self):
+        user_id, login, _email = self.make_oauth_recruiter()
+        self.deliver(login, "Carla <carla@candidate.example>", login, "Goes on")
+        Box = self.registry["carerix.mailbox"]
+        original = Box._sync_imap
+        calls = []
+
+        def ended_once(box, client, stats, deadline=None):
+            calls.append(box.id)
+            if len(calls) == 1:
+                raise OAuthSessionExpired(
+                    host="imap", port=143, reason="BYE AccessTokenExpired"
+                )
+            return original(box, client, stats, deadline)
+
+        before = self.token_requests()
+        with patch.object(Box, "_sync_imap", autospec=True, side_effect=ended_once):
+            health = self.sync(user_id)
+        self.assertEqual(health["state"], "ok", health["last_error"])
+        self.assertEqual(len(calls), 2)
+        self.assertEqual(health["count_fetched"], 1)
+        self.assertEqual(self.token_requests(), before + 1)  # a new token
+
+
+@tagged("post_install", "-at_install")
+class TestOAuthReconnectNeeded(OAuthSyncCase):
+    def notices(self, user_id):
+        with self.real_env() as env:
+            partner = env["res.users"].browse(user_id).partner_id
+            return env["mail.message"].search_count(
+                [
+                    ("message_type", "=", "user_notification"),
+                    ("partner_ids", "in", partner.ids),
+                    ("subject", "=", "Mailbox: reconnect needed"),
+                ]
+            )
+
+    def test_revoked_grant(self):
+        user_id, login, _email = self.make_oauth_recruiter()
+        self.idp.revoke(login)
+        self.expire(user_id)
+        health = self.sync(user_id)
+        self.assertEqual(health["state"], "failing")
+        self.assertIn("Reconnect needed", health["last_error"])
+        self.assertEqual(self.token_row(user_id)[2], "reconnect")
+        self.assertEqual(self.notices(user_id), 1)
+        with self.real_env() as env:
+            box = env["res.users"].browse(user_id)._carerix_mailbox()
+            self.assertEqual(box.oauth_status, "reconnect")
+            box_id = box.id
+            others = env["carerix.mailbox"].search([("id", "!=", box_id)]).ids
+        # The scheduled sync leaves it alone until he reconnects.
+        before = self.token_requests()
+        with self.real_env() as env:
+            self.assertIsNone(env["carerix.mailbox"]._claim_and_sync(exclude=others))
+            self.assertEqual(env["carerix.mailbox"]._cron_oauth_keepalive(), 0)
+        # Sync now tells him again, without a new notice or a refresh.
+        health = self.sync(user_id)
+        self.assertIn("Reconnect needed", health["last_error"])
+        self.assertEqual(self.notices(user_id), 1)
+        self.assertEqual(self.token_requests(), before)
+        # Reconnected: synced again.
+        self.make_connected_again(user_id, login)
+        with self.real_env() as env:
+            claimed = env["carerix.mailbox"]._claim_and_sync(exclude=others)
+        self.assertEqual(claimed, box_id)
+        self.assertEqual(self.sync(user_id)["state"], "ok")
+
+    def make_connected_again(self, user_id, login):
+        self.idp.add_user(login)
+        tokens = self.idp.issue(login, self.client_id)
+        with self.real_env() as env:
+            box = env["res.users"].browse(user_id)._carerix_mailbox()
+            box._oauth_save(
+                "microsoft",
+                oauth.TokenSet(
+                    access_token=tokens["access_token"],
+                    refresh_token=tokens["refresh_token"],
+                    expires_at=time.time() + tokens["expires_in"],
+                    account=login,
+                ),
+            )
+
+    def test_keepalive_refreshes_idle_mailboxes(self):
+        user_id, _login, _email = self.make_oauth_recruiter()
+        _access, refresh, _status = self.token_row(user_id)
+        with self.real_env() as env:
+            box = env["res.users"].browse(user_id)._carerix_mailbox()
+            env.cr.execute(
+                f"UPDATE {TOKEN_TABLE} SET refreshed_at = refreshed_at - "
+                "interval '2 days' WHERE mailbox_id = %s",
+                [box.id],
+            )
+        with self.real_env() as env:
+            self.assertGreaterEqual(env["carerix.mailbox"]._cron_oauth_keepalive(), 1)
+        self.assertNotEqual(self.token_row(user_id)[1], refresh)
+        with self.real_env() as env:  # a second run finds nothing idle
+            self.assertEqual(env["carerix.mailbox"]._cron_oauth_keepalive(), 0)
