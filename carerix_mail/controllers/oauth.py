@@ -20,7 +20,7 @@ from odoo.http import request
 from odoo.tools import consteq
 from odoo.tools.misc import hmac as odoo_hmac
 
-from ..engine import MailError, clean_server_text, oauth
+from ..engine import MailError, oauth
 from ..models.carerix_mailbox_oauth import CALLBACK_PATH
 
 _logger = logging.getLogger(__name__)
@@ -99,11 +99,8 @@ class CarerixOAuthController(http.Controller):
         if not box or box.user_id != request.env.user:
             raise Forbidden()
         if error or not code:
-            detail = clean_server_text(kwargs.get("error_description") or error or "")
             return self._render(
-                error=request.env._(
-                    "The sign-in was not completed: %(detail)s", detail=detail
-                )
+                error=box._oauth_authorize_error(error, kwargs.get("error_description"))
             )
         try:
             account, warning, test_error = box._oauth_connect(code, verifier)

@@ -12,6 +12,7 @@ saved before the sync that uses it, whatever becomes of that sync. The sync's
 own claim is on the mailbox row, never on the token row.
 """
 
+import json
 import logging
 import time
 from datetime import timedelta
@@ -136,11 +137,19 @@ class CarerixMailbox(models.Model):
     def _oauth_provider(self, key):
         get = self.env["ir.config_parameter"].sudo().get_param
         base_url = get(BASE_URL_PARAMS[key]) or None
-        if key == "microsoft":
-            return oauth.microsoft(
-                tenant=get(TENANT_PARAM) or "organizations", base_url=base_url
-            )
-        return oauth.google(base_url=base_url)
+        if key != "microsoft":
+            return oauth.google(base_url=base_url)
+        tenant = get(TENANT_PARAM) or "organizations"
+        try:
+            return oauth.microsoft(tenant=tenant, base_url=base_url)
+        except ValueError:
+            raise UserError(
+                _(
+                    "The Microsoft tenant %(tenant)s in Settings is not valid: enter "
+                    "organizations, or the tenant id or domain of your organisation.",
+                    tenant=tenant,
+                )
+            ) from None
 
     def write(self, vals):
         switched = self.browse()
@@ -370,6 +379,24 @@ class CarerixMailbox(models.Model):
         except (MailError, UserError, OSError, ValueError) as error:
             test_error = box._user_message(error)
         return account or login, warning, test_error
+
+    def _oauth_authorize_error(self, error, description):
+        """The text for a sign-in the provider sent back with ``error``."""
+        self.ensure_one()
+        answer = json.dumps(
+            {"error": error or "", "error_description": description or ""}
+        )
+        try:
+            key = self.auth_method
+            failure = oauth.classify_error(
+                self._oauth_provider(key), self._oauth_client(key), 400, answer
+            )
+        except UserError as config_error:
+            return config_error.args[0]
+        return _(
+            "The sign-in was not completed: %(reason)s",
+            reason=self._user_message(failure),
+        )
 
     def action_oauth_disconnect(self):
         """Forget the sign-in (owner or settings administrator)."""

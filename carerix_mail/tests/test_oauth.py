@@ -9,6 +9,8 @@ import urllib.parse
 import uuid
 from unittest.mock import patch
 
+import requests
+
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, HttpCase, new_test_user, tagged
 
@@ -19,7 +21,7 @@ from odoo.addons.carerix_mail.models import res_users as res_users_module
 from odoo.addons.carerix_mail.models.carerix_mailbox_oauth import TOKEN_TABLE
 
 from . import test_settings
-from .common import SyncCase, load_idp, unique
+from .common import SyncCase, load_dovecot, load_idp, unique
 
 # (the module, not its classes: a test class imported here would run twice)
 ADMIN_VIEW = test_settings.ADMIN_VIEW
@@ -496,3 +498,101 @@ class TestOAuthReconnectNeeded(OAuthSyncCase):
         self.assertNotEqual(self.token_row(user_id)[1], refresh)
         with self.real_env() as env:  # a second run finds nothing idle
             self.assertEqual(env["carerix.mailbox"]._cron_oauth_keepalive(), 0)
+
+
+@tagged("post_install", "-at_install")
+class TestOAuthConnect(HttpCase):
+    """Connect with "Microsoft" (the local identity provider) from start to
+    "Connected as ...", the provider's consent given at once."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.idp = load_idp()
+        cls.dovecot = load_dovecot()
+
+    def setUp(self):
+        super().setUp()
+        self.client_id = unique("client")
+        secret = "secret-" + uuid.uuid4().hex
+        set_client(self.env, base_url=self.idp.url)
+        params = self.env["ir.config_parameter"].sudo()
+        params.set_param("carerix_mail.oauth_microsoft_client_id", self.client_id)
+        params.set_param("carerix_mail.oauth_microsoft_secret", secret)
+        redirect_uri = self.env["carerix.mailbox"]._oauth_redirect_uri()
+        self.idp.register_client(self.client_id, secret, redirect_uri)
+        self.addCleanup(self.idp.set_consent_user, None)
+        self.login = unique("conn")
+        self.dovecot.add_user(self.login, "pw-" + uuid.uuid4().hex)
+        self.addCleanup(self.dovecot.remove_user, self.login)
+        self.idp.add_user(self.login)
+        self.owner = new_test_user(self.env, login=self.login, password=self.login * 2)
+        self.box = self.owner._carerix_mailbox(create=True)
+        self.box.write(
+            {
+                "auth_method": "microsoft",
+                "host": self.dovecot.host,
+                "port": self.dovecot.imap_port,
+                "security": "starttls",
+                "login": self.login,
+                "ca_file": self.dovecot.ca_file,
+            }
+        )
+
+    def connect(self):
+        """Connect through the provider; returns the callback's page."""
+        self.authenticate(self.login, self.login * 2)
+        response = self.url_open("/carerix_mail/oauth/start", allow_redirects=False)
+        self.assertEqual(response.status_code, 303, response.text[:300])
+        consent = requests.get(
+            response.headers["Location"],
+            verify=self.idp.ca_file,
+            allow_redirects=False,
+            timeout=30,
+        )
+        self.assertIn(consent.status_code, (302, 303), consent.text[:300])
+        callback = urllib.parse.urlsplit(consent.headers["Location"])
+        self.assertEqual(callback.path, CALLBACK)
+        page = self.url_open(f"{callback.path}?{callback.query}")
+        self.assertEqual(page.status_code, 200)
+        return page.text
+
+    def test_connected_as_and_login_tested(self):
+        page = self.connect()
+        self.assertIn("Connected as", page)
+        self.assertIn(self.login, page)
+        self.assertIn("The mail server accepted the sign-in", page)
+        self.assertNotIn("o_carerix_oauth_warning", page)
+        self.box.invalidate_recordset()
+        self.assertEqual(self.box.oauth_status, "connected")
+        self.assertEqual(self.box.oauth_account, self.login)
+        action = self.owner.with_user(self.owner).action_mailbox_test_connection()
+        self.assertEqual(action["params"]["type"], "success")
+
+    def test_other_account_is_warned(self):
+        other = unique("shared")
+        self.idp.add_user(other)
+        self.idp.set_consent_user(other)
+        page = self.connect()
+        self.assertIn("o_carerix_oauth_warning", page)
+        self.assertIn(f"You signed in as {other}", page)
+        # Dovecot lets a token of one user read only his own mailbox.
+        self.assertIn("o_carerix_oauth_test_error", page)
+
+    def test_client_misconfigured_names_the_redirect_uri(self):
+        self.idp.fail_next("token", "invalid_client", status=401)
+        page = self.connect()
+        self.assertIn("o_carerix_oauth_error", page)
+        redirect_uri = self.env["carerix.mailbox"]._oauth_redirect_uri()
+        self.assertIn(redirect_uri, page)
+        self.assertEqual(self.box.oauth_status, "none")
+
+    def test_consent_required(self):
+        self.idp.fail_next(
+            "authorize",
+            "consent_required",
+            description="AADSTS65001: The user or administrator has not consented",
+        )
+        page = self.connect()
+        self.assertIn("o_carerix_oauth_error", page)
+        self.assertIn("Ask your administrator", page)
