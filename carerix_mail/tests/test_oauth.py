@@ -12,7 +12,9 @@ from unittest.mock import patch
 import requests
 
 from odoo.exceptions import AccessError, UserError
+from odoo import sql_db
 from odoo.tests import Form, HttpCase, new_test_user, tagged
+from odoo.tests.common import ChromeBrowser
 
 from odoo.addons.carerix_mail.controllers import oauth as controller_module
 from odoo.addons.carerix_mail.engine import OAuthSessionExpired, oauth
@@ -21,7 +23,16 @@ from odoo.addons.carerix_mail.models import res_users as res_users_module
 from odoo.addons.carerix_mail.models.carerix_mailbox_oauth import TOKEN_TABLE
 
 from . import test_settings
-from .common import SyncCase, load_dovecot, load_idp, unique
+from .common import (
+    SyncCase,
+    assert_screenshots,
+    build_tour_assets,
+    load_dovecot,
+    load_idp,
+    make_mail,
+    screenshot_on_request,
+    unique,
+)
 
 # (the module, not its classes: a test class imported here would run twice)
 ADMIN_VIEW = test_settings.ADMIN_VIEW
@@ -500,10 +511,9 @@ class TestOAuthReconnectNeeded(OAuthSyncCase):
             self.assertEqual(env["carerix.mailbox"]._cron_oauth_keepalive(), 0)
 
 
-@tagged("post_install", "-at_install")
-class TestOAuthConnect(HttpCase):
-    """Connect with "Microsoft" (the local identity provider) from start to
-    "Connected as ...", the provider's consent given at once."""
+class OAuthHttpCase(HttpCase):
+    """A user whose Dovecot account signs in at the local identity provider,
+    posing as "Microsoft"; the provider consents at once."""
 
     @classmethod
     def setUpClass(cls):
@@ -557,6 +567,11 @@ class TestOAuthConnect(HttpCase):
         self.assertEqual(page.status_code, 200)
         return page.text
 
+
+@tagged("post_install", "-at_install")
+class TestOAuthConnect(OAuthHttpCase):
+    """Connect from start to "Connected as ..."."""
+
     def test_connected_as_and_login_tested(self):
         page = self.connect()
         self.assertIn("Connected as", page)
@@ -596,3 +611,94 @@ class TestOAuthConnect(HttpCase):
         page = self.connect()
         self.assertIn("o_carerix_oauth_error", page)
         self.assertIn("Ask your administrator", page)
+
+
+def _commit_keeping_later_savepoints(original):
+    """TestCursor.commit for a tour that syncs: Odoo's test cursors are
+    savepoints of one transaction, and releasing one releases those opened
+    after it; the sync commits its batches on the request's cursor while the
+    cursor of its claim is still open, which a real database allows. A cursor
+    below another open one keeps its savepoint until that one is closed."""
+
+    def commit(cursor):
+        stack = sql_db.TestCursor._cursors_stack
+        if stack and stack[-1] is not cursor:
+            cursor.flush()
+            cursor.clear()
+            return
+        original(cursor)
+
+    return commit
+
+
+def _ignore_certificate_errors(original):
+    """ChromeBrowser.navigate_to for a browser that accepts the certificate
+    of the local identity provider (issued by the test run's own CA)."""
+
+    def navigate_to(browser, *args, **kwargs):
+        browser._websocket_request(
+            "Security.setIgnoreCertificateErrors", params={"ignore": True}
+        )
+        return original(browser, *args, **kwargs)
+
+    return navigate_to
+
+
+@tagged("post_install", "-at_install")
+class TestOAuthTour(OAuthHttpCase):
+    """Connect, Test connection and Sync now in a real browser (Chromium)."""
+
+    browser_size = "1366x1000"
+
+    def test_connect_test_and_sync(self):
+        self.box.write({"auth_method": "password", "host": False, "port": 0})
+        self.owner.write({"tz": "Europe/Amsterdam", "name": "Mia Microsoft"})
+        self.dovecot.deliver(
+            self.login,
+            "INBOX",
+            make_mail("Carla <carla@candidate.example>", self.login, "TOUROAUTH"),
+        )
+        values = {
+            "host": self.dovecot.host,
+            "port": self.dovecot.imap_port,
+            "login": self.login,
+        }
+        options = {"stepDelay": 0, "keepWatchBrowser": False, "debug": False}
+        code = (
+            f"window.carerixTourValues = {json.dumps(values)}; "
+            f"odoo.startTour('carerix_mail_oauth', {json.dumps(options)})"
+        )
+        build_tour_assets(self.env)
+        for bundle_name in ("web.assets_frontend", "web.assets_frontend_minimal"):
+            bundle = self.env["ir.qweb"]._get_asset_bundle(bundle_name)
+            bundle.js()
+            bundle.css()
+        futures = {}
+        with (
+            screenshot_on_request(futures),
+            patch.object(
+                TestCursor,
+                "commit",
+                _commit_keeping_later_savepoints(TestCursor.commit),
+            ),
+            patch.object(
+                ChromeBrowser,
+                "navigate_to",
+                _ignore_certificate_errors(ChromeBrowser.navigate_to),
+            ),
+        ):
+            self.start_tour(
+                "/odoo", "carerix_mail_oauth", login=self.login, code=code, timeout=180
+            )
+        assert_screenshots(
+            self, futures, {"oauth_settings", "oauth_connected", "oauth_synced"}
+        )
+        self.box.invalidate_recordset()
+        self.assertEqual(self.box.oauth_status, "connected")
+        self.assertEqual(self.box.state, "ok")
+        subjects = (
+            self.env["carerix.mailbox.message"]
+            .search([("owner_id", "=", self.owner.id)])
+            .mapped("subject")
+        )
+        self.assertEqual(subjects, ["TOUROAUTH"])
