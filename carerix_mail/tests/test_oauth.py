@@ -11,8 +11,8 @@ from unittest.mock import patch
 
 import requests
 
-from odoo.exceptions import AccessError, UserError
 from odoo import sql_db
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, HttpCase, new_test_user, tagged
 from odoo.tests.common import ChromeBrowser
 
@@ -677,9 +677,9 @@ class TestOAuthTour(OAuthHttpCase):
         with (
             screenshot_on_request(futures),
             patch.object(
-                TestCursor,
+                sql_db.TestCursor,
                 "commit",
-                _commit_keeping_later_savepoints(TestCursor.commit),
+                _commit_keeping_later_savepoints(sql_db.TestCursor.commit),
             ),
             patch.object(
                 ChromeBrowser,
