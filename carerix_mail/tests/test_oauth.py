@@ -373,6 +373,20 @@ class TestOAuthSync(OAuthSyncCase):
         self.assertEqual(health["state"], "ok", health["last_error"])
         self.assertEqual(health["count_fetched"], 1)
 
+    def test_provider_unavailable_is_transient(self):
+        user_id, login, _email = self.make_oauth_recruiter()
+        self.expire(user_id)
+        self.idp.fail_next("token", "temporarily_unavailable", status=503)
+        health = self.sync(user_id)
+        self.assertEqual(health["state"], "failing")
+        self.assertIn("unavailable right now", health["last_error"])
+        self.assertEqual(self.token_row(user_id)[2], "connected")
+        # The next run tries again, and gets through.
+        self.deliver(login, "Carla <carla@candidate.example>", login, "Later")
+        health = self.sync(user_id)
+        self.assertEqual(health["state"], "ok", health["last_error"])
+        self.assertEqual(health["count_fetched"], 1)
+
     def test_concurrent_refresh_makes_one(self):
         user_id, _login, _email = self.make_oauth_recruiter()
         self.expire(user_id)
