@@ -81,10 +81,10 @@ class CarerixMailbox(models.Model):
     _inherit = "carerix.mailbox"
 
     def init(self):
-        super().init()
+        result = super().init()
         self.env.cr.execute(
-            f"""
-            CREATE TABLE IF NOT EXISTS {TOKEN_TABLE} (
+            """
+            CREATE TABLE IF NOT EXISTS carerix_mailbox_oauth_token (
                 mailbox_id INTEGER PRIMARY KEY
                     REFERENCES carerix_mailbox(id) ON DELETE CASCADE,
                 provider VARCHAR NOT NULL,
@@ -97,6 +97,7 @@ class CarerixMailbox(models.Model):
             )
             """
         )
+        return result
 
     # ------------------------------------------------------------------
     # Client settings (Settings > Carerix Mail)
@@ -123,7 +124,8 @@ class CarerixMailbox(models.Model):
             raise UserError(
                 _(
                     "Sign-in with %(provider)s is not set up yet: an administrator "
-                    "enters its client id and client secret in Settings, Carerix Mail.",
+                    "enters its client id and client secret in Settings, block "
+                    "Mailbox sign-in with Microsoft 365 and Google.",
                     provider=provider_name(self.env, key),
                 )
             )
@@ -166,8 +168,8 @@ class CarerixMailbox(models.Model):
         rows = {}
         if self.ids:
             self.env.cr.execute(
-                f"SELECT mailbox_id, provider, status, account FROM {TOKEN_TABLE} "
-                "WHERE mailbox_id IN %s",
+                "SELECT mailbox_id, provider, status, account "
+                "FROM carerix_mailbox_oauth_token WHERE mailbox_id IN %s",
                 [tuple(self.ids)],
             )
             rows = {row[0]: row[1:] for row in self.env.cr.fetchall()}
@@ -183,9 +185,10 @@ class CarerixMailbox(models.Model):
         self.ensure_one()
         cr = cr or self.env.cr
         cr.execute(
-            f"""
-            INSERT INTO {TOKEN_TABLE} AS t (mailbox_id, provider, access_token,
-                   refresh_token, expires_at, account, status, refreshed_at)
+            """
+            INSERT INTO carerix_mailbox_oauth_token AS t (mailbox_id, provider,
+                   access_token, refresh_token, expires_at, account, status,
+                   refreshed_at)
             VALUES (%s, %s, %s, %s, %s, %s, 'connected', now() at time zone 'UTC')
             ON CONFLICT (mailbox_id) DO UPDATE SET
                 provider = EXCLUDED.provider,
@@ -211,7 +214,8 @@ class CarerixMailbox(models.Model):
         """Drop the tokens of these mailboxes (disconnected)."""
         if self.ids:
             self.env.cr.execute(
-                f"DELETE FROM {TOKEN_TABLE} WHERE mailbox_id IN %s", [tuple(self.ids)]
+                "DELETE FROM carerix_mailbox_oauth_token WHERE mailbox_id IN %s",
+                [tuple(self.ids)],
             )
             self.invalidate_recordset(["oauth_status", "oauth_account"])
 
@@ -229,8 +233,8 @@ class CarerixMailbox(models.Model):
             # worker committed.
             read_committed(cr)
             cr.execute(
-                f"SELECT provider, access_token, refresh_token, expires_at, status "
-                f"FROM {TOKEN_TABLE} WHERE mailbox_id = %s FOR UPDATE",
+                "SELECT provider, access_token, refresh_token, expires_at, status "
+                "FROM carerix_mailbox_oauth_token WHERE mailbox_id = %s FOR UPDATE",
                 [self.id],
             )
             row = cr.fetchone()
@@ -284,7 +288,8 @@ class CarerixMailbox(models.Model):
     def _oauth_reconnect_needed(self, error):
         """Mark the sign-in as to be renewed and tell the owner, once."""
         self.env.cr.execute(
-            f"UPDATE {TOKEN_TABLE} SET status = 'reconnect', access_token = NULL "
+            "UPDATE carerix_mailbox_oauth_token "
+            "SET status = 'reconnect', access_token = NULL "
             "WHERE mailbox_id = %s AND status = 'connected'",
             [self.id],
         )
@@ -412,7 +417,7 @@ class CarerixMailbox(models.Model):
         """Refresh the tokens of connected mailboxes idle for a while, so that
         their refresh tokens do not expire unused."""
         self.env.cr.execute(
-            f"SELECT t.mailbox_id FROM {TOKEN_TABLE} t "
+            "SELECT t.mailbox_id FROM carerix_mailbox_oauth_token t "
             "JOIN carerix_mailbox b ON b.id = t.mailbox_id "
             "WHERE t.status = 'connected' AND t.provider = b.auth_method "
             "AND b.active AND t.refreshed_at < %s ORDER BY t.mailbox_id",
