@@ -482,7 +482,7 @@ protocol pop3 {{
 _OAUTH_PASSDB = """\
 passdb {{
   driver = oauth2
-  mechanisms = xoauth2 oauthbearer
+  mechanisms = {mechanisms}
   args = {conf}
 }}
 """
@@ -512,6 +512,10 @@ def _listener(name: str, address: str, port: int | None, ssl: bool) -> str:
 class Dovecot(_Service):
     """A Dovecot 2.3 instance (IMAP + POP3) with its own config in `base_dir`.
 
+    With an ``idp`` (:class:`IdentityProvider`) the same users also log in
+    with its access tokens, by SASL ``oauth_mechanisms``; ``ca`` (the
+    :class:`CertificateAuthority` of the run) replaces a CA of its own.
+
     Listeners: plain IMAP/POP3 on 127.0.0.1 (STARTTLS/STLS offered when
     ``starttls``), implicit TLS IMAPS/POP3S on 127.0.0.1 with a certificate for
     127.0.0.1 and localhost, and IMAPS/POP3S on ``other_host`` whose certificate
@@ -533,10 +537,12 @@ class Dovecot(_Service):
         starttls: bool = True,
         idp: IdentityProvider | None = None,
         ca: CertificateAuthority | None = None,
+        oauth_mechanisms: str = "xoauth2 oauthbearer",
     ):
         self.base_dir = Path(base_dir).absolute()
         self.starttls = starttls
         self.idp = idp
+        self.oauth_mechanisms = oauth_mechanisms
         self.ca = ca
         self.root: Path | None = None
         self.relocated = False
@@ -595,8 +601,10 @@ class Dovecot(_Service):
             self.pop3s_port = free_port(self.host)
             self.other_imaps_port = free_port(self.other_host)
             self.other_pop3s_port = free_port(self.other_host)
-            cert, key = ca.issue("server", [self.host, "localhost"])
-            ocert, okey = ca.issue("other", [self.other_name])
+            # A shared CA holds the certificates of several servers.
+            name = "server" if self.ca is None else f"dovecot-{self.imap_port}"
+            cert, key = ca.issue(name, [self.host, "localhost"])
+            ocert, okey = ca.issue(f"other-{name}", [self.other_name])
             dh = f"ssl_dh = <{DH_FILE}\n" if os.path.exists(DH_FILE) else ""
             ssl_settings = (
                 f"ssl_cert = <{cert}\nssl_key = <{key}\n{dh}"
@@ -681,9 +689,11 @@ class Dovecot(_Service):
         )
         oauth_conf.chmod(0o644)
         return {
-            "auth_mechanisms": "plain login xoauth2 oauthbearer",
+            "auth_mechanisms": "plain login " + self.oauth_mechanisms,
             "password_mechanisms": "  mechanisms = plain login\n",
-            "oauth_passdb": _OAUTH_PASSDB.format(conf=oauth_conf),
+            "oauth_passdb": _OAUTH_PASSDB.format(
+                conf=oauth_conf, mechanisms=self.oauth_mechanisms
+            ),
         }
 
     def _spawn(self):
@@ -1364,8 +1374,8 @@ class IdentityProvider(_Service):
         if self.ca is None:
             self.ca = CertificateAuthority(self.base_dir / "ssl")
         self.ca_file = self.ca.ca_file
-        cert, key = self.ca.issue("idp", [self.host, "localhost"])
         self.port = free_port(self.host)
+        cert, key = self.ca.issue(f"idp-{self.port}", [self.host, "localhost"])
         self.control_key = secrets.token_hex(16)
         config = {
             "port": self.port,

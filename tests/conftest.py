@@ -24,16 +24,56 @@ if "carerix_mail" not in sys.modules:
     _package.__path__ = [str(ROOT / "carerix_mail")]
     sys.modules["carerix_mail"] = _package
 
-from devservices import Dovecot  # noqa: E402
+from devservices import CertificateAuthority, Dovecot, IdentityProvider  # noqa: E402
 
 from carerix_mail.engine import ConnectionSettings  # noqa: E402
 
 _counter = itertools.count(1)
 
 
+OAUTH_CLIENT = ("carerix-test-app", "app-secret-0123", "https://odoo.test/callback")
+
+
 @pytest.fixture(scope="session")
-def dovecot(tmp_path_factory):
-    server = Dovecot(tmp_path_factory.mktemp("dovecot"), starttls=True).start()
+def run_ca(tmp_path_factory):
+    """The certificate authority of the run (Dovecot and identity provider)."""
+    return CertificateAuthority(tmp_path_factory.mktemp("ca"))
+
+
+@pytest.fixture(scope="session")
+def idp(tmp_path_factory, run_ca):
+    """The local OAuth2 identity provider, with the client :data:`OAUTH_CLIENT`."""
+    server = IdentityProvider(tmp_path_factory.mktemp("idp"), ca=run_ca).start()
+    try:
+        server.register_client(*OAUTH_CLIENT)
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def dovecot(tmp_path_factory, idp, run_ca):
+    """Dovecot for password users, who may also log in with the :func:`idp`'s
+    tokens (XOAUTH2 and OAUTHBEARER)."""
+    server = Dovecot(
+        tmp_path_factory.mktemp("dovecot"), starttls=True, idp=idp, ca=run_ca
+    ).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def dovecot_oauthbearer(tmp_path_factory, idp, run_ca):
+    """A Dovecot that offers OAUTHBEARER but not XOAUTH2."""
+    server = Dovecot(
+        tmp_path_factory.mktemp("dovecot-bearer"),
+        starttls=True,
+        idp=idp,
+        ca=run_ca,
+        oauth_mechanisms="oauthbearer",
+    ).start()
     try:
         yield server
     finally:
