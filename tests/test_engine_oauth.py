@@ -8,6 +8,7 @@ tokens at the provider's introspection endpoint (passdb ``oauth2``).
 """
 
 import imaplib
+import poplib
 import socket
 import ssl
 import threading
@@ -30,6 +31,7 @@ from carerix_mail.engine import (
     OAuthSessionExpired,
     OAuthTokenRejected,
     Pop3Mailbox,
+    ReadTimeout,
     oauth,
     translate_exception,
 )
@@ -483,3 +485,51 @@ def test_engine_oauth_requests_counted(idp, mail_user):
     after = idp.requests
     assert after["introspect"] == before["introspect"] + 1
     assert after["token"] == before["token"]
+
+
+def test_engine_oauth_pop3_session_end_mapped(mail_user):
+    settings = _oauth_settings(mail_user, "tok", "pop3")
+    err = translate_exception(
+        poplib.error_proto(b"-ERR Session invalidated - AccessTokenExpired"), settings
+    )
+    assert type(err) is OAuthSessionExpired and "AccessTokenExpired" in str(err)
+
+
+@pytest.fixture
+def stalling_server():
+    """Offers XOAUTH2 (IMAP) and then never answers the AUTHENTICATE."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1)
+    connections = []
+
+    def serve():
+        try:
+            conn, _ = sock.accept()
+        except OSError:
+            return
+        connections.append(conn)
+        conn.sendall(b"* OK [CAPABILITY IMAP4rev1 AUTH=XOAUTH2] ready\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield sock.getsockname()[1]
+    sock.close()
+    thread.join(5)
+    for conn in connections:
+        conn.close()
+
+
+def test_engine_oauth_login_keeps_the_read_timeout(stalling_server, mail_user):
+    settings = _oauth_settings(
+        mail_user,
+        "tok",
+        security="none",
+        host="127.0.0.1",
+        port=stalling_server,
+        read_timeout=0.5,
+    )
+    started = time.monotonic()
+    with pytest.raises(ReadTimeout):
+        ImapMailbox(settings).connect()
+    assert time.monotonic() - started < 3
