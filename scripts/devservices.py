@@ -241,6 +241,20 @@ def _kill_group(pgid: int, marker: str, timeout: float = STOP_TIMEOUT, proc=None
     raise DevServiceError(f"process group {pgid} survived SIGKILL")
 
 
+def _spawn(argv: list, output: Path) -> subprocess.Popen:
+    """Start `argv` in a session of its own (a process group we can kill as a
+    whole), its output appended to `output`."""
+    with open(output, "ab") as out:
+        return subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
+
+
 def _traversable_by_others(path: Path) -> bool:
     """True if every ancestor of `path` can be traversed by any user."""
     for p in [path, *path.parents]:
@@ -697,20 +711,10 @@ class Dovecot(_Service):
         }
 
     def _spawn(self):
-        out = open(self.root / "dovecot.out", "ab")  # noqa: SIM115
-        try:
-            # -F: foreground, so the Popen child IS the master; its own session
-            # makes it a process group we can kill as a whole.
-            self._proc = subprocess.Popen(
-                [DOVECOT_BIN, "-F", "-c", str(self.conf)],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                close_fds=True,
-            )
-        finally:
-            out.close()
+        # -F: foreground, so the Popen child IS the master.
+        self._proc = _spawn(
+            [DOVECOT_BIN, "-F", "-c", str(self.conf)], self.root / "dovecot.out"
+        )
         self.pid = self._proc.pid
         self._track()
 
@@ -1386,18 +1390,10 @@ class IdentityProvider(_Service):
         }
         self.config_file.write_text(json.dumps(config))
         self.config_file.chmod(0o600)
-        out = open(self.base_dir / "idp.out", "ab")  # noqa: SIM115
-        try:
-            self._proc = subprocess.Popen(
-                [sys.executable, __file__, "idp-serve", str(self.config_file)],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                close_fds=True,
-            )
-        finally:
-            out.close()
+        self._proc = _spawn(
+            [sys.executable, __file__, "idp-serve", str(self.config_file)],
+            self.base_dir / "idp.out",
+        )
         self.pid = self._proc.pid
         self._track()
         deadline = time.monotonic() + READY_TIMEOUT

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from imapclient import IMAPClient
 
+from conftest import https_no_redirect
+
 try:
     import psycopg2
 except ImportError:  # pragma: no cover - without Odoo's deps: psql instead
@@ -329,17 +331,7 @@ def idp(tmp_path_factory):
 
 def _https(idp, path, data=None, headers=None):
     """(status, headers, body) of a request to the provider, no redirects."""
-
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args, **kwargs):
-            return None
-
-    opener = urllib.request.build_opener(
-        NoRedirect,
-        urllib.request.HTTPSHandler(
-            context=ssl.create_default_context(cafile=idp.ca_file)
-        ),
-    )
+    opener = https_no_redirect(idp.ca_file)
     body = urllib.parse.urlencode(data).encode() if data is not None else None
     request = urllib.request.Request(idp.url + path, data=body, headers=headers or {})
     try:

@@ -10,7 +10,6 @@ tokens at the provider's introspection endpoint (passdb ``oauth2``).
 import imaplib
 import poplib
 import socket
-import ssl
 import threading
 import time
 import urllib.parse
@@ -35,7 +34,7 @@ from carerix_mail.engine import (
     oauth,
     translate_exception,
 )
-from conftest import OAUTH_CLIENT, _UserPool
+from conftest import OAUTH_CLIENT, _UserPool, https_no_redirect
 
 CLIENT = oauth.Client(*OAUTH_CLIENT)
 MAILBOXES = {"imap": ImapMailbox, "pop3": Pop3Mailbox}
@@ -273,19 +272,8 @@ def _providers(idp):
 def _authorize(idp, provider, login, challenge, state="st-1", client=CLIENT):
     """Follow the authorization URL as the browser would; the redirect's query."""
     url = oauth.authorize_url(provider, client, state, challenge, login_hint=login)
-
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args, **kwargs):
-            return None
-
-    opener = urllib.request.build_opener(
-        NoRedirect,
-        urllib.request.HTTPSHandler(
-            context=ssl.create_default_context(cafile=idp.ca_file)
-        ),
-    )
     with pytest.raises(urllib.error.HTTPError) as info:
-        opener.open(url, timeout=10)
+        https_no_redirect(idp.ca_file).open(url, timeout=10)
     assert info.value.code == 302
     location = info.value.headers["Location"]
     assert location.startswith(client.redirect_uri + "?")
