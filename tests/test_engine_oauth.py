@@ -521,3 +521,12 @@ def test_engine_oauth_login_keeps_the_read_timeout(stalling_server, mail_user):
     with pytest.raises(ReadTimeout):
         ImapMailbox(settings).connect()
     assert time.monotonic() - started < 3
+
+
+def test_engine_oauth_answer_without_token(idp, mail_user):
+    provider = _providers(idp)["google"]
+    refresh_token = idp.issue(mail_user.login, CLIENT.client_id)["refresh_token"]
+    idp.fail_next("token", "surprise", status=200)
+    with pytest.raises(OAuthError) as info:
+        oauth.refresh(provider, CLIENT, refresh_token, ca_file=idp.ca_file)
+    assert type(info.value) is OAuthError and info.value.code == "invalid_response"
