@@ -241,6 +241,20 @@ def _kill_group(pgid: int, marker: str, timeout: float = STOP_TIMEOUT, proc=None
     raise DevServiceError(f"process group {pgid} survived SIGKILL")
 
 
+def _spawn(argv: list, output: Path) -> subprocess.Popen:
+    """Start `argv` in a session of its own (a process group we can kill as a
+    whole), its output appended to `output`."""
+    with open(output, "ab") as out:
+        return subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
+
+
 def _traversable_by_others(path: Path) -> bool:
     """True if every ancestor of `path` can be traversed by any user."""
     for p in [path, *path.parents]:
@@ -482,7 +496,7 @@ protocol pop3 {{
 _OAUTH_PASSDB = """\
 passdb {{
   driver = oauth2
-  mechanisms = xoauth2 oauthbearer
+  mechanisms = {mechanisms}
   args = {conf}
 }}
 """
@@ -512,6 +526,10 @@ def _listener(name: str, address: str, port: int | None, ssl: bool) -> str:
 class Dovecot(_Service):
     """A Dovecot 2.3 instance (IMAP + POP3) with its own config in `base_dir`.
 
+    With an ``idp`` (:class:`IdentityProvider`) the same users also log in
+    with its access tokens, by SASL ``oauth_mechanisms``; ``ca`` (the
+    :class:`CertificateAuthority` of the run) replaces a CA of its own.
+
     Listeners: plain IMAP/POP3 on 127.0.0.1 (STARTTLS/STLS offered when
     ``starttls``), implicit TLS IMAPS/POP3S on 127.0.0.1 with a certificate for
     127.0.0.1 and localhost, and IMAPS/POP3S on ``other_host`` whose certificate
@@ -533,10 +551,12 @@ class Dovecot(_Service):
         starttls: bool = True,
         idp: IdentityProvider | None = None,
         ca: CertificateAuthority | None = None,
+        oauth_mechanisms: str = "xoauth2 oauthbearer",
     ):
         self.base_dir = Path(base_dir).absolute()
         self.starttls = starttls
         self.idp = idp
+        self.oauth_mechanisms = oauth_mechanisms
         self.ca = ca
         self.root: Path | None = None
         self.relocated = False
@@ -595,8 +615,10 @@ class Dovecot(_Service):
             self.pop3s_port = free_port(self.host)
             self.other_imaps_port = free_port(self.other_host)
             self.other_pop3s_port = free_port(self.other_host)
-            cert, key = ca.issue("server", [self.host, "localhost"])
-            ocert, okey = ca.issue("other", [self.other_name])
+            # A shared CA holds the certificates of several servers.
+            name = "server" if self.ca is None else f"dovecot-{self.imap_port}"
+            cert, key = ca.issue(name, [self.host, "localhost"])
+            ocert, okey = ca.issue(f"other-{name}", [self.other_name])
             dh = f"ssl_dh = <{DH_FILE}\n" if os.path.exists(DH_FILE) else ""
             ssl_settings = (
                 f"ssl_cert = <{cert}\nssl_key = <{key}\n{dh}"
@@ -681,26 +703,18 @@ class Dovecot(_Service):
         )
         oauth_conf.chmod(0o644)
         return {
-            "auth_mechanisms": "plain login xoauth2 oauthbearer",
+            "auth_mechanisms": "plain login " + self.oauth_mechanisms,
             "password_mechanisms": "  mechanisms = plain login\n",
-            "oauth_passdb": _OAUTH_PASSDB.format(conf=oauth_conf),
+            "oauth_passdb": _OAUTH_PASSDB.format(
+                conf=oauth_conf, mechanisms=self.oauth_mechanisms
+            ),
         }
 
     def _spawn(self):
-        out = open(self.root / "dovecot.out", "ab")  # noqa: SIM115
-        try:
-            # -F: foreground, so the Popen child IS the master; its own session
-            # makes it a process group we can kill as a whole.
-            self._proc = subprocess.Popen(
-                [DOVECOT_BIN, "-F", "-c", str(self.conf)],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                close_fds=True,
-            )
-        finally:
-            out.close()
+        # -F: foreground, so the Popen child IS the master.
+        self._proc = _spawn(
+            [DOVECOT_BIN, "-F", "-c", str(self.conf)], self.root / "dovecot.out"
+        )
         self.pid = self._proc.pid
         self._track()
 
@@ -1364,8 +1378,8 @@ class IdentityProvider(_Service):
         if self.ca is None:
             self.ca = CertificateAuthority(self.base_dir / "ssl")
         self.ca_file = self.ca.ca_file
-        cert, key = self.ca.issue("idp", [self.host, "localhost"])
         self.port = free_port(self.host)
+        cert, key = self.ca.issue(f"idp-{self.port}", [self.host, "localhost"])
         self.control_key = secrets.token_hex(16)
         config = {
             "port": self.port,
@@ -1376,18 +1390,10 @@ class IdentityProvider(_Service):
         }
         self.config_file.write_text(json.dumps(config))
         self.config_file.chmod(0o600)
-        out = open(self.base_dir / "idp.out", "ab")  # noqa: SIM115
-        try:
-            self._proc = subprocess.Popen(
-                [sys.executable, __file__, "idp-serve", str(self.config_file)],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                close_fds=True,
-            )
-        finally:
-            out.close()
+        self._proc = _spawn(
+            [sys.executable, __file__, "idp-serve", str(self.config_file)],
+            self.base_dir / "idp.out",
+        )
         self.pid = self._proc.pid
         self._track()
         deadline = time.monotonic() + READY_TIMEOUT

@@ -485,9 +485,9 @@ def _map(exc, settings, params, password, phase, folder, timeout):  # noqa: C901
             return ConnectionLost(**params, reason="the server ended the session")
         return ProtocolError(**params, reason=text)
     if isinstance(exc, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):
-        return ConnectionLost(**params, reason=_errno_text(exc))
+        return ConnectionLost(**params, reason=_errno_text(exc, password))
     if isinstance(exc, OSError):
-        return NetworkError(**params, reason=_errno_text(exc))
+        return NetworkError(**params, reason=_errno_text(exc, password))
     if isinstance(exc, UnicodeError):
         return ProtocolError(**params, reason=clean_server_text(exc, password))
     return MailError(
@@ -502,11 +502,11 @@ def _fmt_seconds(value):
     return str(value)
 
 
-def _errno_text(exc):
+def _errno_text(exc, password=None):
     if exc.errno:
         name = errno_module.errorcode.get(exc.errno, str(exc.errno))
         return "%s (%s)" % (exc.strerror or os.strerror(exc.errno), name)
-    return clean_server_text(exc) if exc.args else type(exc).__name__
+    return clean_server_text(exc, password) if exc.args else type(exc).__name__
 
 
 @contextlib.contextmanager

@@ -22,6 +22,7 @@ appear in a message or a repr.
 import base64
 import dataclasses
 import hashlib
+import http.client
 import json
 import re
 import secrets
@@ -207,7 +208,7 @@ def _token_request(provider, client, form, hidden, ca_file, timeout):
         with exc:
             body = exc.read(_MAX_ANSWER)
         raise classify_error(provider, client, exc.code, body, hidden) from None
-    except (OSError, urllib.error.URLError) as exc:
+    except (OSError, http.client.HTTPException) as exc:
         raise _network_error(provider, client, exc, hidden) from None
     return _token_set(provider, client, body, started, hidden)
 
@@ -292,14 +293,17 @@ def _answer_fields(body, hidden):
     except (ValueError, TypeError):
         answer = None
     if not isinstance(answer, dict):
-        text = clean_server_text(body or b"", hidden) if body else ""
+        text = clean_server_text(body, hidden) if body else ""
+        text = " ".join(re.sub(r"<[^>]*>", " ", text).split())  # an HTML page
         return "", mask_secrets(text, tokens=True), set()
     error = str(answer.get("error") or "")
     description = clean_server_text(
         str(answer.get("error_description") or error or "no details given"), hidden
     )
-    codes = {int(c) for c in answer.get("error_codes") or () if str(c).isdigit()}
-    codes |= {int(c) for c in re.findall(r"\bAADSTS(\d+)", description)}
+    listed = answer.get("error_codes")
+    codes = {int(c) for c in re.findall(r"\bAADSTS(\d+)", description)}
+    if isinstance(listed, list):
+        codes |= {int(c) for c in listed if str(c).isdigit()}
     return error, mask_secrets(description, tokens=True), codes
 
 
