@@ -122,6 +122,15 @@ class SettingsCase(TransactionCase):
         )
         return {name: {} for name in views["models"]["res.users"]["fields"]}
 
+    def _assert_leaked_nowhere(self, secret, texts, loggers):
+        """``secret`` is in none of ``texts`` (log lines, texts read), none of
+        the calls of the mock ``loggers``, and stored nowhere."""
+        for text in texts:
+            self.assertNotIn(secret, text)
+        for logger in loggers:
+            self.assertNotIn(secret, repr(logger.mock_calls))
+        self._assert_stored_nowhere(secret)
+
     def _assert_stored_nowhere(self, secret):
         """No log record, tracking value or message holds ``secret``."""
         Sudo = self.env["ir.logging"].sudo()
@@ -525,13 +534,9 @@ class TestSettingsPrivacy(SettingsCase):
                 self.assertEqual(health["state"], "failing")
                 seen.append(json.dumps(health, default=str))
         self.assertTrue(capture.lines, "no log line captured at all")
-        for line in capture.lines:
-            self.assertNotIn(secret, line)
-        for logger in (box_logger, user_logger):
-            self.assertNotIn(secret, repr(logger.mock_calls))
-        for text in seen:
-            self.assertNotIn(secret, text)
-        self._assert_stored_nowhere(secret)
+        self._assert_leaked_nowhere(
+            secret, capture.lines + seen, (box_logger, user_logger)
+        )
         # The secret is still there for the sync.
         self.assertEqual(self.box._get_password(), secret)
 
