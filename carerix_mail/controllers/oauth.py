@@ -83,6 +83,8 @@ class CarerixOAuthController(http.Controller):
     @http.route("/carerix_mail/oauth/start", type="http", auth="user", methods=["GET"])
     def oauth_start(self, **kwargs):
         """Send the user to his provider's sign-in page for his own mailbox."""
+        if request.env.user.share:  # portal users have no mailbox
+            raise Forbidden()
         box = request.env.user._carerix_mailbox(create=True)
         try:
             box.with_user(request.env.user)._oauth_check_connect()

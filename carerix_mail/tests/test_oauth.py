@@ -257,6 +257,18 @@ class TestOAuthCallbackRefusals(HttpCase):
             state = self.start(self.owner_login)["state"]
         self.assertEqual(self.callback(state, code="x").status_code, 403)
 
+    def test_portal_user_has_no_mailbox_to_connect(self):
+        portal_login = unique("portal")
+        new_test_user(
+            self.env,
+            login=portal_login,
+            password=portal_login * 2,
+            groups="base.group_portal",
+        )
+        self.authenticate(portal_login, portal_login * 2)
+        response = self.url_open("/carerix_mail/oauth/start", allow_redirects=False)
+        self.assertEqual(response.status_code, 403)
+
     def test_no_state(self):
         self.authenticate(self.owner_login, self.owner_login * 2)
         response = self.url_open(f"{CALLBACK}?code=x", allow_redirects=False)
@@ -433,28 +445,41 @@ class TestOAuthSync(OAuthSyncCase):
         self.assert_syncs(user_id, login, "Retried")
         self.assertEqual(self.token_requests(), before + 1)
 
-    def test_session_ended_mid_sync_logs_in_again(self):
+    def test_session_ended_mid_sync_goes_on_from_the_last_batch(self):
         user_id, login, _email = self.make_oauth_recruiter()
-        self.deliver(login, "Carla <carla@candidate.example>", login, "Goes on")
+        for subject in ("First", "Second"):
+            self.deliver(login, "Carla <carla@candidate.example>", login, subject)
         Box = self.registry["carerix.mailbox"]
-        original = Box._sync_imap
-        calls = []
+        original = Box._archive_fetched_batch
+        batches = []
 
-        def ended_once(box, client, stats, deadline=None):
-            calls.append(box.id)
-            if len(calls) == 1:
+        def ended_later(box, messages, *args, **kwargs):
+            batches.append(len(messages))
+            if len(batches) == 2:  # the first batch is committed
                 raise OAuthSessionExpired(
                     host="imap", port=143, reason="BYE AccessTokenExpired"
                 )
-            return original(box, client, stats, deadline)
+            return original(box, messages, *args, **kwargs)
 
         before = self.token_requests()
-        with patch.object(Box, "_sync_imap", autospec=True, side_effect=ended_once):
+        with (
+            patch.object(mailbox_module, "SYNC_BATCH_SIZE", 1),
+            patch.object(
+                Box,
+                "_archive_fetched_batch",
+                autospec=True,
+                side_effect=ended_later,
+            ),
+        ):
             health = self.sync(user_id)
         self.assertEqual(health["state"], "ok", health["last_error"])
-        self.assertEqual(len(calls), 2)
-        self.assertEqual(health["count_fetched"], 1)
-        self.assertEqual(self.token_requests(), before + 1)  # a new token
+        # Logged in again with a new token; the second mail fetched once more
+        # (its batch was not committed), the first not again.
+        self.assertEqual(batches, [1, 1, 1])
+        self.assertEqual(self.token_requests(), before + 1)
+        self.assertEqual(health["count_fetched"], 2)
+        subjects = [entry["subject"] for entry in self.entries(user_id)]
+        self.assertEqual(subjects, ["First", "Second"])
 
 
 @tagged("post_install", "-at_install")
