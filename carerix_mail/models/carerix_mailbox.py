@@ -298,7 +298,8 @@ class CarerixMailbox(models.Model):
 
     def _engine_settings(self, timeout=None, force_refresh=False):
         """The engine's settings; with OAuth2, a valid access token (refreshed
-        first when needed, always with ``force_refresh``)."""
+        first when needed, or with ``force_refresh``: True, or the access token
+        the server rejected, see :meth:`_oauth_access_token`)."""
         self.ensure_one()
         if not self.host or not self.login:
             raise UserError(
@@ -324,7 +325,10 @@ class CarerixMailbox(models.Model):
         else:
             kwargs["password"] = ""
             kwargs["auth"] = "oauth2"
-            kwargs["access_token"] = self._oauth_access_token(force=force_refresh)
+            kwargs["access_token"] = self._oauth_access_token(
+                force=bool(force_refresh),
+                rejected=force_refresh if isinstance(force_refresh, str) else None,
+            )
         return ConnectionSettings(
             host=self.host.strip(),
             port=self.port or default_port(self.protocol, self.security),
@@ -346,18 +350,18 @@ class CarerixMailbox(models.Model):
         """The logged-in client (``with``). An access token the server rejects
         is refreshed once, and the login tried once more."""
         with contextlib.ExitStack() as stack:
+            mailbox = self._open(timeout=timeout, force_refresh=force_refresh)
             try:
-                client = stack.enter_context(
-                    self._open(timeout=timeout, force_refresh=force_refresh)
-                )
+                client = stack.enter_context(mailbox)
             except OAuthTokenRejected as error:
                 if self.auth_method == "password" or force_refresh:
                     raise
                 _logger.info(
                     "Mailbox %s: token rejected (%s), refreshing", self.id, error
                 )
+                rejected = mailbox.settings.access_token
                 client = stack.enter_context(
-                    self._open(timeout=timeout, force_refresh=True)
+                    self._open(timeout=timeout, force_refresh=rejected)
                 )
             yield client
 

@@ -444,6 +444,14 @@ class TestOAuthSync(OAuthSyncCase):
         before = self.token_requests()
         self.assert_syncs(user_id, login, "Retried")
         self.assertEqual(self.token_requests(), before + 1)
+        # A token rejected that another worker has replaced meanwhile: the
+        # new one is used, without another refresh.
+        current = self.token_row(user_id)[0]
+        with self.real_env() as env:
+            box = env["res.users"].browse(user_id)._carerix_mailbox()
+            token = box._oauth_access_token(force=True, rejected="replaced-token")
+        self.assertEqual(token, current)
+        self.assertEqual(self.token_requests(), before + 1)
 
     def test_session_ended_mid_sync_goes_on_from_the_last_batch(self):
         user_id, login, _email = self.make_oauth_recruiter()
