@@ -293,8 +293,9 @@ class CarerixMailbox(models.Model):
             "WHERE mailbox_id = %s AND status = 'connected'",
             [self.id],
         )
+        first = bool(self.env.cr.rowcount)  # (not marked by another worker)
         self.invalidate_recordset(["oauth_status"])
-        if not self.env.cr.rowcount:
+        if not first:
             return
         _logger.info(
             "Mailbox %s: sign-in revoked or expired, reconnect needed", self.id
