@@ -41,12 +41,15 @@ PREFERENCES_VIEW = test_settings.PREFERENCES_VIEW
 CALLBACK = "/carerix_mail/oauth/callback"
 
 
-def set_client(env, base_url="https://idp.invalid"):
-    """Configure a Microsoft client pointing at ``base_url``."""
+def set_client(env, base_url="https://idp.invalid", key="microsoft", client=None):
+    """Configure the client ``(id, secret)`` of provider ``key`` (a new one
+    by default) at ``base_url``; returns it."""
+    client = client or ("client-" + unique("c"), "secret-" + uuid.uuid4().hex)
     params = env["ir.config_parameter"].sudo()
-    params.set_param("carerix_mail.oauth_microsoft_client_id", "client-" + unique("c"))
-    params.set_param("carerix_mail.oauth_microsoft_secret", "secret-" + unique("s"))
-    params.set_param("carerix_mail.oauth_microsoft_base_url", base_url)
+    params.set_param(f"carerix_mail.oauth_{key}_client_id", client[0])
+    params.set_param(f"carerix_mail.oauth_{key}_secret", client[1])
+    params.set_param(f"carerix_mail.oauth_{key}_base_url", base_url)
+    return client
 
 
 @tagged("post_install", "-at_install")
@@ -286,15 +289,11 @@ class OAuthSyncCase(SyncCase):
 
     def setUp(self):
         super().setUp()
-        self.client_id = unique("client")
-        secret = "secret-" + uuid.uuid4().hex
         with self.real_env() as env:
-            params = env["ir.config_parameter"].sudo()
-            params.set_param("carerix_mail.oauth_microsoft_client_id", self.client_id)
-            params.set_param("carerix_mail.oauth_microsoft_secret", secret)
-            params.set_param("carerix_mail.oauth_microsoft_base_url", self.idp.url)
+            client = set_client(env, base_url=self.idp.url)
             redirect_uri = env["carerix.mailbox"]._oauth_redirect_uri()
-        self.idp.register_client(self.client_id, secret, redirect_uri)
+        self.client_id = client[0]
+        self.idp.register_client(*client, redirect_uri)
 
     def make_oauth_recruiter(self):
         """A recruiter whose mailbox is signed in with "Microsoft"."""
@@ -563,14 +562,9 @@ class OAuthHttpCase(HttpCase):
 
     def setUp(self):
         super().setUp()
-        self.client_id = unique("client")
-        secret = "secret-" + uuid.uuid4().hex
-        set_client(self.env, base_url=self.idp.url)
-        params = self.env["ir.config_parameter"].sudo()
-        params.set_param("carerix_mail.oauth_microsoft_client_id", self.client_id)
-        params.set_param("carerix_mail.oauth_microsoft_secret", secret)
+        self.client = set_client(self.env, base_url=self.idp.url)
         redirect_uri = self.env["carerix.mailbox"]._oauth_redirect_uri()
-        self.idp.register_client(self.client_id, secret, redirect_uri)
+        self.idp.register_client(*self.client, redirect_uri)
         self.addCleanup(self.idp.set_consent_user, None)
         self.login = unique("conn")
         self.dovecot.add_user(self.login, "pw-" + uuid.uuid4().hex)
@@ -623,6 +617,15 @@ class TestOAuthConnect(OAuthHttpCase):
         self.assertEqual(self.box.oauth_account, self.login)
         action = self.owner.with_user(self.owner).action_mailbox_test_connection()
         self.assertEqual(action["params"]["type"], "success")
+
+    def test_google(self):
+        set_client(self.env, self.idp.url, key="google", client=self.client)
+        self.box.auth_method = "google"
+        page = self.connect()
+        self.assertIn("The mail server accepted the sign-in", page)
+        self.box.invalidate_recordset()
+        self.assertEqual(self.box.oauth_status, "connected")
+        self.assertEqual(self.box._oauth_provider("google").key, "google")
 
     def test_other_account_is_warned(self):
         other = unique("shared")
