@@ -35,7 +35,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-say "Starting PostgreSQL and Dovecot in $RUN_DIR"
+say "Starting PostgreSQL, Dovecot and the local identity provider in $RUN_DIR"
 "$PY" scripts/devservices.py start --dir "$RUN_DIR" || die "dev services did not start"
 # shellcheck disable=SC1091
 source "$RUN_DIR/env.sh"
@@ -62,7 +62,7 @@ say "Creating database $DB with carerix_mail and its demo data (about a minute)"
 
 say "Filling the demo mailboxes"
 "$PY" scripts/demo_setup.py --conf "$CONF" --db "$DB" --state "$RUN_DIR/state.json" \
-    || die "demo setup failed"
+    --base-url "http://127.0.0.1:$HTTP_PORT" || die "demo setup failed"
 
 cat <<TXT
 

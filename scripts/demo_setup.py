@@ -3,13 +3,15 @@
 Run by scripts/demo.sh after the database was created with the demo data:
 creates a Dovecot account per demo recruiter, delivers sample mail (from demo
 candidates and contacts, an unknown sender, a confidential subject, mail read
-elsewhere, the Sent folder), configures each recruiter's mailbox and runs a
-first sync, then writes the logins to logins.txt beside the state file.
+elsewhere, the Sent folder), configures each recruiter's mailbox (one signs in
+with "Microsoft 365", the local identity provider posing as Microsoft) and runs
+a first sync, then writes the logins to logins.txt beside the state file.
 """
 
 import argparse
 import datetime
 import sys
+import time
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -25,6 +27,11 @@ RECRUITERS = [
     ("carerix_mail.user_recruiter_anna_demo", "anna", "anna"),
     ("carerix_mail.user_recruiter_bram_demo", "bram", "bram"),
 ]
+# This recruiter signs in with "Microsoft 365": the local identity provider of
+# the dev services poses as Microsoft, Dovecot checks his tokens there.
+OAUTH_RECRUITER = "bram"
+DEMO_CLIENT_ID = "carerix-demo"
+DEMO_CLIENT_SECRET = "carerix-demo-secret"
 
 
 def mail(sender, to, subject, body, days_ago=0, in_reply_to=None):
@@ -108,19 +115,53 @@ def sample_mail(email):
     ]
 
 
+def setup_oauth(env, idp, base_url):
+    """Point "Microsoft" at the local identity provider and register the demo's
+    application there."""
+    params = env["ir.config_parameter"].sudo()
+    params.set_param("web.base.url", base_url)
+    params.set_param("web.base.url.freeze", "True")
+    params.set_param("carerix_mail.oauth_microsoft_client_id", DEMO_CLIENT_ID)
+    params.set_param("carerix_mail.oauth_microsoft_secret", DEMO_CLIENT_SECRET)
+    params.set_param("carerix_mail.oauth_microsoft_base_url", idp.url)
+    redirect_uri = env["carerix.mailbox"]._oauth_redirect_uri()
+    idp.register_client(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, redirect_uri)
+
+
+def connect_oauth(box, idp, login):
+    """Sign ``box`` in with "Microsoft" as ``login`` (as Connect would)."""
+    # (loaded with the registry, from the addons path of the configuration)
+    oauth = odoo.addons.carerix_mail.engine.oauth
+    idp.add_user(login)
+    tokens = idp.issue(login, DEMO_CLIENT_ID)
+    box.write({"auth_method": "microsoft"})
+    box._oauth_save(
+        "microsoft",
+        oauth.TokenSet(
+            access_token=tokens["access_token"],
+            refresh_token=tokens["refresh_token"],
+            expires_at=time.time() + tokens["expires_in"],
+            account=login,
+        ),
+    )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--conf", required=True)
     parser.add_argument("--db", required=True)
     parser.add_argument("--state", required=True)
+    parser.add_argument("--base-url", required=True, help="Odoo's address")
     args = parser.parse_args()
 
     _pg, dovecot = devservices.load_state(args.state)
+    idp = devservices.load_idp(args.state)
     odoo.tools.config.parse_config(["-c", args.conf, "-d", args.db])
     registry = odoo.modules.registry.Registry(args.db)
     logins = ["  admin / admin   (administrator)"]
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
+        setup_oauth(env, idp, args.base_url)
         for xmlid, login, password in RECRUITERS:
             user = env.ref(xmlid)
             imap_password = f"{login}-imap"
@@ -140,6 +181,15 @@ def main():
                 }
             )
             box._set_password(imap_password)
+            if login == OAUTH_RECRUITER:
+                connect_oauth(box, idp, login)
+                logins.append(
+                    f"  {login} / {password}   (recruiter {user.name}; IMAP "
+                    f"{dovecot.host}:{dovecot.imap_port} {login}, signed in with "
+                    f'"Microsoft 365": the local identity provider {idp.url}, '
+                    "whose certificate comes from the demo's own CA)"
+                )
+                continue
             logins.append(
                 f"  {login} / {password}   (recruiter {user.name}; IMAP "
                 f"{dovecot.host}:{dovecot.imap_port} {login} / {imap_password})"

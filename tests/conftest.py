@@ -9,9 +9,11 @@ import itertools
 import os
 import secrets
 import socket
+import ssl
 import sys
 import time
 import types
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -24,29 +26,65 @@ if "carerix_mail" not in sys.modules:
     _package.__path__ = [str(ROOT / "carerix_mail")]
     sys.modules["carerix_mail"] = _package
 
-from devservices import Dovecot  # noqa: E402
+from devservices import CertificateAuthority, Dovecot, IdentityProvider  # noqa: E402
 
 from carerix_mail.engine import ConnectionSettings  # noqa: E402
 
 _counter = itertools.count(1)
 
 
-@pytest.fixture(scope="session")
-def dovecot(tmp_path_factory):
-    server = Dovecot(tmp_path_factory.mktemp("dovecot"), starttls=True).start()
+OAUTH_CLIENT = ("carerix-test-app", "app-secret-0123", "https://odoo.test/callback")
+
+
+def _started(service):
+    """Yield ``service`` started; stop it afterwards (for session fixtures)."""
+    service.start()
     try:
-        yield server
+        yield service
     finally:
-        server.stop()
+        service.stop()
+
+
+@pytest.fixture(scope="session")
+def run_ca(tmp_path_factory):
+    """The certificate authority of the run (Dovecot and identity provider)."""
+    return CertificateAuthority(tmp_path_factory.mktemp("ca"))
+
+
+@pytest.fixture(scope="session")
+def idp(tmp_path_factory, run_ca):
+    """The local OAuth2 identity provider, with the client :data:`OAUTH_CLIENT`."""
+    for server in _started(IdentityProvider(tmp_path_factory.mktemp("idp"), ca=run_ca)):
+        server.register_client(*OAUTH_CLIENT)
+        yield server
+
+
+@pytest.fixture(scope="session")
+def dovecot(tmp_path_factory, idp, run_ca):
+    """Dovecot for password users, who may also log in with the :func:`idp`'s
+    tokens (XOAUTH2 and OAUTHBEARER)."""
+    yield from _started(Dovecot(tmp_path_factory.mktemp("dovecot"), idp=idp, ca=run_ca))
+
+
+@pytest.fixture(scope="session")
+def dovecot_oauthbearer(tmp_path_factory, idp, run_ca):
+    """A Dovecot that offers OAUTHBEARER but not XOAUTH2."""
+    yield from _started(
+        Dovecot(
+            tmp_path_factory.mktemp("dovecot-bearer"),
+            idp=idp,
+            ca=run_ca,
+            oauth_mechanisms="oauthbearer",
+        )
+    )
 
 
 @pytest.fixture(scope="session")
 def dovecot_nostarttls(tmp_path_factory):
-    server = Dovecot(tmp_path_factory.mktemp("dovecot-plain"), starttls=False).start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    """A password-only Dovecot without TLS."""
+    yield from _started(
+        Dovecot(tmp_path_factory.mktemp("dovecot-plain"), starttls=False)
+    )
 
 
 class MailUser:
@@ -179,6 +217,20 @@ def silent_server():
         yield sock.getsockname()[1]
     finally:
         sock.close()
+
+
+def https_no_redirect(ca_file):
+    """A urllib opener trusting ``ca_file`` that does not follow redirects
+    (a 302 is raised as ``HTTPError``): the browser's side of an OAuth flow."""
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    context = ssl.create_default_context(cafile=ca_file)
+    return urllib.request.build_opener(
+        NoRedirect, urllib.request.HTTPSHandler(context=context)
+    )
 
 
 @pytest.fixture

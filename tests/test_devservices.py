@@ -1,5 +1,6 @@
 """The dev services (scripts/devservices.py) against the real Dovecot/PostgreSQL."""
 
+import base64
 import email.utils
 import importlib
 import json
@@ -8,10 +9,15 @@ import socket
 import ssl
 import subprocess
 import sys
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
 from imapclient import IMAPClient
+
+from conftest import https_no_redirect
 
 try:
     import psycopg2
@@ -295,6 +301,9 @@ def test_cli_start_deliver_stop(tmp_path):
         assert pg is None and dc.is_running()  # outlived the start command
         env = (d / "env.sh").read_text()
         assert f"CARERIX_DEVSERVICES_STATE={d / 'state.json'}" in env
+        idp = devservices.load_idp(d / "state.json")
+        assert idp.is_running() and f"CARERIX_IDP_URL={idp.url}" in env
+        assert idp.requests["token"] == 0  # its control API answers
         _cli("start", "--dir", str(d), "--only", "dovecot")  # already running: no-op
         _cli("add-user", "--dir", str(d), "frank", "frank-pw")
         eml = tmp_path / "m.eml"
@@ -304,5 +313,117 @@ def test_cli_start_deliver_stop(tmp_path):
         assert dc.pop3_count("frank") == 2
     finally:
         _cli("stop", "--dir", str(d))
-    assert not dc.is_running()
+    assert not dc.is_running() and not idp.is_running()
     _cli("stop", "--dir", str(d))  # safe twice
+
+
+# -- the identity provider -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def idp(tmp_path_factory):
+    server = devservices.IdentityProvider(tmp_path_factory.mktemp("idp")).start()
+    server.register_client("app", "app-secret", "https://odoo.test/cb")
+    yield server
+    server.stop()
+    assert not server.is_running()
+
+
+def _https(idp, path, data=None, headers=None):
+    """(status, headers, body) of a request to the provider, no redirects."""
+    opener = https_no_redirect(idp.ca_file)
+    body = urllib.parse.urlencode(data).encode() if data is not None else None
+    request = urllib.request.Request(idp.url + path, data=body, headers=headers or {})
+    try:
+        with opener.open(request, timeout=10) as resp:
+            return resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, exc.headers, exc.read()
+
+
+def _authorize_query(**overrides):
+    query = {
+        "client_id": "app",
+        "redirect_uri": "https://odoo.test/cb",
+        "response_type": "code",
+        "state": "xyz",
+        "code_challenge": "c" * 43,
+        "code_challenge_method": "S256",
+        "login_hint": "alice@example.com",
+    }
+    query.update(overrides)
+    return "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v})
+
+
+def _redirect(idp, path):
+    status, headers, _body = _https(idp, path)
+    assert status == 302
+    query = urllib.parse.urlsplit(headers["Location"]).query
+    return dict(urllib.parse.parse_qsl(query))
+
+
+def test_idp_serves_both_path_layouts(idp):
+    for path in ("/common/oauth2/v2.0/authorize", "/o/oauth2/v2/auth"):
+        answer = _redirect(idp, path + _authorize_query())
+        assert answer["state"] == "xyz" and answer["code"].startswith("code-")
+    assert _https(idp, "/nothing/here")[0] == 404
+
+
+def test_idp_authorize_refusals(idp):
+    # Unknown client or redirect URI: an error page, never a redirect there.
+    assert _https(idp, "/o/oauth2/v2/auth" + _authorize_query(client_id="x"))[0] == 400
+    bad = _authorize_query(redirect_uri="https://evil.test/cb")
+    assert _https(idp, "/o/oauth2/v2/auth" + bad)[0] == 400
+    # PKCE S256 is required.
+    plain = _authorize_query(code_challenge_method="plain")
+    assert _redirect(idp, "/o/oauth2/v2/auth" + plain)["error"] == "invalid_request"
+    idp.fail_next("authorize", "access_denied", description="user said no")
+    answer = _redirect(idp, "/o/oauth2/v2/auth" + _authorize_query())
+    assert answer == {
+        "state": "xyz",
+        "error": "access_denied",
+        "error_description": "user said no",
+    }
+
+
+def test_idp_token_and_introspection(idp):
+    tokens = idp.issue("carol@example.com", "app")
+    status, _headers, body = _https(
+        idp, "/introspect", {"token": tokens["access_token"]}
+    )
+    assert status == 200
+    assert json.loads(body)["username"] == "carol@example.com"
+    idp.expire_access_tokens("carol@example.com")
+    assert not json.loads(
+        _https(idp, "/introspect", {"token": tokens["access_token"]})[2]
+    )["active"]
+    # Client authentication by HTTP Basic works too; a wrong secret does not.
+    form = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    wrong = {"Authorization": "Basic " + base64.b64encode(b"app:nope").decode()}
+    status, _headers, body = _https(idp, "/token", form, wrong)
+    assert status == 401 and json.loads(body)["error"] == "invalid_client"
+    right = {"Authorization": "Basic " + base64.b64encode(b"app:app-secret").decode()}
+    status, _headers, body = _https(idp, "/token", form, right)
+    assert status == 200
+    assert json.loads(body)["refresh_token"] != tokens["refresh_token"]
+    status, _headers, body = _https(idp, "/token", form, right)  # rotated out
+    assert status == 400 and json.loads(body)["error"] == "invalid_grant"
+    assert json.loads(body)["error_codes"] == [700082]
+
+
+def test_idp_control_needs_its_key(idp):
+    status, _headers, _body = _https(
+        idp, "/_control/revoke", {}, {"X-Control-Key": "guess"}
+    )
+    assert status == 403
+    with pytest.raises(devservices.DevServiceError):
+        idp.fail_next("nowhere", "invalid_grant")
+
+
+def test_idp_dovecot_password_only_without_provider(dovecot):
+    """Without an identity provider Dovecot offers no OAuth2 mechanism."""
+    with IMAPClient(dovecot.host, port=dovecot.imap_port, ssl=False, timeout=5) as c:
+        offered = c.capabilities()
+    assert b"AUTH=PLAIN" in offered and b"AUTH=XOAUTH2" not in offered
+    assert "driver = oauth2" not in dovecot.conf.read_text()

@@ -169,6 +169,10 @@ def test_engine_errors_every_class_renders(cls):
         uid=1,
         size=2,
         limit=1,
+        provider="Microsoft",
+        code="invalid_grant",
+        detail="d",
+        redirect_uri="https://odoo.example.com/cb",
     )
     text = str(err)
     assert text and "%(" not in text and "?" not in text

@@ -13,6 +13,14 @@ from .errors import (
     HostNotFound,
     MailError,
     NetworkError,
+    OAuthClientMisconfigured,
+    OAuthConsentRequired,
+    OAuthError,
+    OAuthGrantInvalid,
+    OAuthMechanismNotOffered,
+    OAuthProviderUnavailable,
+    OAuthSessionExpired,
+    OAuthTokenRejected,
     PlaintextLoginDisabled,
     ProtocolError,
     ReadTimeout,
@@ -22,15 +30,18 @@ from .errors import (
     TlsNotSpokenOnPort,
     clean_server_text,
     diagnose,
+    mask_secrets,
     translate_exception,
 )
+from . import oauth
 from .imap import Cursor, FetchedMessage, Folder, FolderSync, ImapMailbox, SyncBatch
 from .pop3 import Pop3Mailbox, PopMessage, uidls_to_delete
-from .settings import ConnectionSettings, default_port
+from .settings import AUTHS, ConnectionSettings, default_port
 from .tls import create_ssl_context
 
 
 __all__ = [
+    "AUTHS",
     "AuthenticationFailed",
     "CertificateAuthorityFileInvalid",
     "CertificateError",
@@ -49,6 +60,14 @@ __all__ = [
     "ImapMailbox",
     "MailError",
     "NetworkError",
+    "OAuthClientMisconfigured",
+    "OAuthConsentRequired",
+    "OAuthError",
+    "OAuthGrantInvalid",
+    "OAuthMechanismNotOffered",
+    "OAuthProviderUnavailable",
+    "OAuthSessionExpired",
+    "OAuthTokenRejected",
     "PlaintextLoginDisabled",
     "Pop3Mailbox",
     "PopMessage",
@@ -63,6 +82,8 @@ __all__ = [
     "create_ssl_context",
     "default_port",
     "diagnose",
+    "mask_secrets",
+    "oauth",
     "translate_exception",
     "uidls_to_delete",
 ]

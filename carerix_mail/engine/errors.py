@@ -190,6 +190,79 @@ class ProtocolError(MailError):
     template = _lt("The mail server %(host)s answered with an error: %(reason)s")
 
 
+class _Detailed:
+    """``code`` and ``detail`` of an OAuth error, read from its params."""
+
+    @property
+    def code(self):
+        """The provider's or server's error code (``invalid_grant``, ...), or None."""
+        return self.params.get("code")
+
+    @property
+    def detail(self):
+        """The provider's or server's explanation, cleaned and masked, or None."""
+        return self.params.get("detail")
+
+
+class OAuthError(_Detailed, MailError):
+    """The sign-in provider refused a request (code exchange or refresh)."""
+
+    template = _lt(
+        "The sign-in service of %(provider)s refused the request: %(detail)s "
+        "(%(code)s)."
+    )
+
+
+class OAuthGrantInvalid(OAuthError):
+    template = _lt(
+        "The permission to read the mailbox through %(provider)s has expired or "
+        "was withdrawn (%(detail)s). Connect the mailbox again."
+    )
+
+
+class OAuthConsentRequired(OAuthError):
+    template = _lt(
+        "%(provider)s needs an administrator's consent before this application may "
+        "read mailboxes (%(detail)s). Ask your administrator to grant it."
+    )
+
+
+class OAuthClientMisconfigured(OAuthError):
+    template = _lt(
+        "The application registered at %(provider)s does not accept this sign-in "
+        "(%(detail)s). An administrator must check the client ID, the client secret "
+        "and the redirect URI %(redirect_uri)s."
+    )
+
+
+class OAuthProviderUnavailable(OAuthError, NetworkError):
+    template = _lt(
+        "The sign-in service of %(provider)s is unavailable right now (%(detail)s). "
+        "It will be tried again later."
+    )
+
+
+class OAuthMechanismNotOffered(AuthenticationFailed):
+    template = _lt(
+        "The mail server %(host)s does not offer sign-in with OAuth2 (XOAUTH2 or "
+        "OAUTHBEARER) for %(login)s. Use password sign-in for this server."
+    )
+
+
+class OAuthTokenRejected(_Detailed, AuthenticationFailed):
+    template = _lt(
+        "The mail server %(host)s did not accept the access token of %(login)s "
+        "(%(detail)s)."
+    )
+
+
+class OAuthSessionExpired(ConnectionLost):
+    template = _lt(
+        "The mail server %(host)s:%(port)s ended the session because the access "
+        "token expired (%(reason)s)."
+    )
+
+
 # --------------------------------------------------------------------------------------
 # Cleaning server text
 # --------------------------------------------------------------------------------------
@@ -202,7 +275,8 @@ def clean_server_text(value, password=None):
     """Turn anything a library put in an exception into a short readable text.
 
     Decodes bytes, unwraps ``b'...'`` reprs, drops imaplib's ``command: X =>``
-    prefixes, collapses whitespace and replaces the password by ``********``.
+    prefixes, collapses whitespace and replaces the password (a string, or a
+    tuple of secrets such as a password and an access token) by ``********``.
     """
     if isinstance(value, BaseException):
         args = [a for a in value.args if a not in (None, "")]
@@ -226,11 +300,30 @@ def clean_server_text(value, password=None):
     text = re.sub(r"^\s*\w+ failed: ", "", text)
     text = text.replace("\\r\\n", " ").replace("\\n", " ")
     text = " ".join(text.split())
-    if password:
-        text = text.replace(password, "********")
+    text = mask_secrets(text, password)
     if len(text) > _MAX_REASON:
         text = text[: _MAX_REASON - 1] + "…"
     return text or "no details given"
+
+
+# Bearer tokens and JWTs, which a server may quote back.
+_TOKEN_LIKE = re.compile(
+    r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_.-]*|(?<![A-Za-z0-9_./+~-])"
+    r"[A-Za-z0-9_./+~-]{40,}={0,2}"
+)
+
+
+def mask_secrets(text, secrets=None, *, tokens=False):
+    """``text`` with every secret in ``secrets`` (a string or a tuple of them)
+    replaced by ``********``; with ``tokens`` also anything that looks like a
+    bearer token or a JWT."""
+    if isinstance(secrets, str):
+        secrets = (secrets,)
+    for secret in sorted(filter(None, secrets or ()), key=len, reverse=True):
+        text = text.replace(secret, "********")
+    if tokens:
+        text = _TOKEN_LIKE.sub("********", text)
+    return text
 
 
 # --------------------------------------------------------------------------------------
@@ -308,7 +401,10 @@ def translate_exception(exc, settings, *, phase="read", folder=None, timeout=Non
     """
     if isinstance(exc, MailError):
         return exc
-    password = getattr(settings, "password", None)
+    password = (
+        getattr(settings, "password", None),
+        getattr(settings, "access_token", None),
+    )
     params = _base_params(settings)
     if timeout is None:
         timeout = getattr(
@@ -319,7 +415,26 @@ def translate_exception(exc, settings, *, phase="read", folder=None, timeout=Non
     return err
 
 
+_SESSION_EXPIRED = re.compile(
+    r"AccessTokenExpired|token (has )?expired|expired token|session invalidated",
+    re.IGNORECASE,
+)
+
+
+def _map_oauth(exc, params, password):
+    """An OAuth session ended by the server (``BYE ... AccessTokenExpired``)."""
+    if isinstance(exc, imaplib.IMAP4.error | poplib.error_proto):
+        text = clean_server_text(exc, password)
+        if _SESSION_EXPIRED.search(text):
+            return OAuthSessionExpired(**params, reason=text)
+    return None
+
+
 def _map(exc, settings, params, password, phase, folder, timeout):  # noqa: C901
+    if getattr(settings, "auth", "password") == "oauth2":
+        err = _map_oauth(exc, params, password)
+        if err is not None:
+            return err
     # imapclient's LoginError is an imaplib.IMAP4.error; checked before the others.
     if isinstance(exc, imapclient_exceptions.LoginError):
         text = clean_server_text(exc, password)
@@ -370,9 +485,9 @@ def _map(exc, settings, params, password, phase, folder, timeout):  # noqa: C901
             return ConnectionLost(**params, reason="the server ended the session")
         return ProtocolError(**params, reason=text)
     if isinstance(exc, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):
-        return ConnectionLost(**params, reason=_errno_text(exc))
+        return ConnectionLost(**params, reason=_errno_text(exc, password))
     if isinstance(exc, OSError):
-        return NetworkError(**params, reason=_errno_text(exc))
+        return NetworkError(**params, reason=_errno_text(exc, password))
     if isinstance(exc, UnicodeError):
         return ProtocolError(**params, reason=clean_server_text(exc, password))
     return MailError(
@@ -387,11 +502,11 @@ def _fmt_seconds(value):
     return str(value)
 
 
-def _errno_text(exc):
+def _errno_text(exc, password=None):
     if exc.errno:
         name = errno_module.errorcode.get(exc.errno, str(exc.errno))
         return "%s (%s)" % (exc.strerror or os.strerror(exc.errno), name)
-    return clean_server_text(exc) if exc.args else type(exc).__name__
+    return clean_server_text(exc, password) if exc.args else type(exc).__name__
 
 
 @contextlib.contextmanager

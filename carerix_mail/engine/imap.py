@@ -25,17 +25,25 @@ import re
 
 from imapclient import IMAPClient, SocketTimeout
 
+from . import oauth
 from .connection import EngineSocket, MailboxConnection
 from .errors import (
     NetworkError,
+    OAuthMechanismNotOffered,
+    OAuthTokenRejected,
     PlaintextLoginDisabled,
     StartTlsNotOffered,
     TlsError,
+    clean_server_text,
 )
 from .folders import guess_role
 
 _BROKEN_CONNECTION = (OSError, NetworkError, TlsError, imaplib.IMAP4.abort)
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]", re.IGNORECASE)
+
+
+def _params(settings):
+    return {"host": settings.host, "port": settings.port, "login": settings.login}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -254,9 +262,45 @@ class ImapMailbox(MailboxConnection):
             client.starttls(ssl_context)
         elif settings.security == "none" and client.has_capability("LOGINDISABLED"):
             raise PlaintextLoginDisabled(host=settings.host, login=settings.login)
-        client.login(settings.login, settings.password)
+        if settings.auth == "oauth2":
+            self._oauth_log_in(client)
+        else:
+            client.login(settings.login, settings.password)
         self.capabilities = tuple(client.capabilities())
         self.login_commands = self.commands
+
+    def _oauth_log_in(self, client):
+        """SASL XOAUTH2 (else OAUTHBEARER) with the access token; a refusal
+        raises :class:`~.errors.OAuthTokenRejected` with the server's error
+        challenge, which imaplib would otherwise answer and forget."""
+        settings = self.settings
+        offered = {
+            c.decode("ascii", "replace").upper()[5:]
+            for c in client.capabilities()
+            if c.upper().startswith(b"AUTH=")
+        }
+        mechanism = oauth.choose_mechanism(offered)
+        if mechanism is None:
+            raise OAuthMechanismNotOffered(**_params(settings))
+        challenges = []
+
+        def respond(challenge):
+            if challenge:  # the error status, before the tagged NO
+                challenges.append(challenge)
+                return oauth.sasl_abort_response(mechanism)
+            return oauth.sasl_response(mechanism, settings.login, settings.access_token)
+
+        try:
+            client._imap.authenticate(mechanism, respond)
+        except imaplib.IMAP4.abort:
+            raise
+        except imaplib.IMAP4.error as exc:
+            hidden = (settings.access_token,)
+            detail = clean_server_text(exc, hidden)
+            if challenges:
+                status = oauth.challenge_detail(challenges[-1], hidden)
+                detail = "%s; %s" % (status, detail)
+            raise OAuthTokenRejected(**_params(settings), detail=detail) from exc
 
     def _say_goodbye(self, connection):
         connection.logout()

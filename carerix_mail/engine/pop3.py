@@ -11,12 +11,20 @@ Usage::
     # leaves the block the socket is closed without QUIT, so nothing is deleted.
 """
 
+import base64
+import binascii
 import dataclasses
 import datetime
 import poplib
 
+from . import oauth
 from .connection import EngineSocket, MailboxConnection
-from .errors import StartTlsNotOffered
+from .errors import (
+    OAuthMechanismNotOffered,
+    OAuthTokenRejected,
+    StartTlsNotOffered,
+    clean_server_text,
+)
 
 # poplib refuses lines over 2048 bytes; real mail (unwrapped HTML) has longer ones.
 _MAX_LINE = 1_000_000
@@ -54,6 +62,17 @@ class _EnginePOP3(EngineSocket, poplib.POP3):
         if line[:1] == b"\r":
             return line[1:-1], octets
         return line[:-1], octets
+
+
+def _b64(text):
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def _unb64(data):
+    try:
+        return base64.b64decode(data)
+    except binascii.Error:
+        return data
 
 
 def _ascii(value):
@@ -98,8 +117,48 @@ class Pop3Mailbox(MailboxConnection):
                     host=settings.host, port=settings.port, login=settings.login
                 )
             pop.stls(ssl_context)
-        pop.user(settings.login)
-        pop.pass_(settings.password)
+        if settings.auth == "oauth2":
+            self._oauth_log_in(pop)
+        else:
+            pop.user(settings.login)
+            pop.pass_(settings.password)
+
+    def _oauth_log_in(self, pop):
+        """``AUTH XOAUTH2`` in the two-line form Microsoft documents (command,
+        ``+``, then the response), or OAUTHBEARER when CAPA offers only that.
+        Without a CAPA SASL list XOAUTH2 is tried."""
+        settings = self.settings
+        params = {"host": settings.host, "port": settings.port, "login": settings.login}
+        try:
+            offered = {m.upper() for m in pop.capa().get("SASL", ())} or None
+        except poplib.error_proto:
+            offered = None
+        mechanism = oauth.choose_mechanism(offered or {"XOAUTH2"})
+        if mechanism is None:
+            raise OAuthMechanismNotOffered(**params)
+        hidden = (settings.access_token,)
+        response = oauth.sasl_response(mechanism, settings.login, settings.access_token)
+        try:
+            pop._shortcmd("AUTH " + mechanism)
+        except poplib.error_proto as exc:
+            if offered is None:
+                raise OAuthMechanismNotOffered(**params) from exc
+            raise
+        challenge = None
+        try:
+            answer = pop._shortcmd(_b64(response))
+            if answer.startswith(b"+ "):  # an error challenge; a -ERR follows
+                challenge = _unb64(answer[2:])
+                pop._shortcmd(_b64(oauth.sasl_abort_response(mechanism)))
+        except poplib.error_proto as exc:
+            detail = clean_server_text(exc, hidden).removeprefix("-ERR ")
+            if challenge is not None:
+                detail = "%s; %s" % (oauth.challenge_detail(challenge, hidden), detail)
+            raise OAuthTokenRejected(**params, detail=detail) from exc
+        if challenge is not None:
+            raise OAuthTokenRejected(
+                **params, detail=oauth.challenge_detail(challenge, hidden)
+            )
 
     def _say_goodbye(self, connection):
         connection.quit()

@@ -6,6 +6,7 @@ from .tls import create_ssl_context
 
 PROTOCOLS = ("imap", "pop3")
 SECURITIES = ("none", "ssl", "starttls")
+AUTHS = ("password", "oauth2")
 
 _DEFAULT_PORTS = {
     ("imap", "none"): 143,
@@ -29,7 +30,12 @@ def default_port(protocol, security):
 
 @dataclasses.dataclass(frozen=True)
 class ConnectionSettings:
-    """Where and how to connect. The password never appears in ``repr``/``str``.
+    """Where and how to connect. The password and the access token never appear
+    in ``repr``/``str``.
+
+    ``auth``: ``"password"`` (LOGIN / USER+PASS with ``password``) or
+    ``"oauth2"`` (SASL XOAUTH2, else OAUTHBEARER, with ``access_token``;
+    ``login`` is the mailbox user name, ``password`` is unused).
 
     ``security``: ``"ssl"`` (TLS from the first byte), ``"starttls"`` (plain
     connection upgraded with STARTTLS/STLS, refused if the server does not offer
@@ -46,12 +52,16 @@ class ConnectionSettings:
     connect_timeout: float = 15.0
     read_timeout: float = 60.0
     ca_file: str | None = None
+    auth: str = "password"
+    access_token: str = dataclasses.field(default="", repr=False)
 
     def __post_init__(self):
         if self.protocol not in PROTOCOLS:
             raise ValueError(
                 "protocol must be one of %s, not %r" % (PROTOCOLS, self.protocol)
             )
+        if self.auth not in AUTHS:
+            raise ValueError("auth must be one of %s, not %r" % (AUTHS, self.auth))
         if self.security not in SECURITIES:
             raise ValueError(
                 "security must be one of %s, not %r" % (SECURITIES, self.security)
@@ -68,8 +78,9 @@ class ConnectionSettings:
                 raise ValueError("%s must be a positive number of seconds" % name)
         if self.login is None:
             object.__setattr__(self, "login", "")
-        if self.password is None:
-            object.__setattr__(self, "password", "")
+        for name in ("password", "access_token"):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, "")
 
     def ssl_context(self):
         """A verifying TLS context (see :func:`.tls.create_ssl_context`)."""

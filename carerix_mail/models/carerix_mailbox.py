@@ -1,3 +1,4 @@
+import contextlib
 import logging
 import time
 from datetime import timedelta
@@ -5,6 +6,7 @@ from datetime import timedelta
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.service.server import SLEEP_INTERVAL
+from odoo.sql_db import TestCursor
 from odoo.tools import config
 
 from ..engine import (
@@ -12,6 +14,8 @@ from ..engine import (
     Cursor,
     ImapMailbox,
     MailError,
+    OAuthSessionExpired,
+    OAuthTokenRejected,
     Pop3Mailbox,
     default_port,
     translate_exception,
@@ -28,6 +32,8 @@ MAX_MESSAGE_SIZE = 50 * 1024 * 1024
 # in bulk pays per batch; past 250 messages a batch gains nothing measurable.
 SYNC_BATCH_SIZE = 250
 SYNC_BATCH_BYTES = 20_000_000
+# Times a sync logs in again when an OAuth2 session ends under way.
+MAX_SESSION_RENEWALS = 3
 # Seconds a scheduled run may spend before leaving the rest for the next run
 # (see cron_time_budget): at most the maximum, at least the minimum, and this
 # margin below the real-time limit Odoo gives a cron job (for the batch under
@@ -63,6 +69,13 @@ def cron_time_budget(options=config):
     return max(CRON_MIN_TIME_BUDGET, min(CRON_MAX_TIME_BUDGET, budget))
 
 
+def read_committed(cr):
+    """Make the new cursor ``cr`` read committed (not a test's cursor, which
+    shares the test's transaction and may not change it)."""
+    if not isinstance(cr, TestCursor):
+        cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+
+
 def _past(deadline):
     return deadline is not None and time.monotonic() >= deadline
 
@@ -87,6 +100,19 @@ class CarerixMailbox(models.Model):
     # Fields marked user_setting=True are the user's Email settings: res.users
     # shows each as mailbox_<name>, with the type, label, help and selection
     # defined here (editable unless readonly here). See res_users.py.
+    auth_method = fields.Selection(
+        [
+            ("password", "Password"),
+            ("microsoft", "Microsoft 365"),
+            ("google", "Google"),
+        ],
+        "Sign-in method",
+        default="password",
+        required=True,
+        help="Microsoft 365 and Google: sign in with your account in the browser "
+        "(Connect); the mail server never sees a password.",
+        user_setting=True,
+    )
     host = fields.Char("Mail server", user_setting=True)
     port = fields.Integer(user_setting=True)
     login = fields.Char("Username", user_setting=True)
@@ -126,6 +152,23 @@ class CarerixMailbox(models.Model):
     has_password = fields.Boolean(
         "Password set",
         compute="_compute_has_password",
+        readonly=True,
+        user_setting=True,
+    )
+    oauth_status = fields.Selection(
+        [
+            ("none", "Not connected"),
+            ("connected", "Connected"),
+            ("reconnect", "Reconnect needed"),
+        ],
+        "Connection",
+        compute="_compute_oauth",
+        readonly=True,
+        user_setting=True,
+    )
+    oauth_account = fields.Char(
+        "Connected as",
+        compute="_compute_oauth",
         readonly=True,
         user_setting=True,
     )
@@ -253,7 +296,10 @@ class CarerixMailbox(models.Model):
         self.env.registry.clear_cache()  # res.users._carerix_sender_flags
         return result
 
-    def _engine_settings(self, timeout=None):
+    def _engine_settings(self, timeout=None, force_refresh=False):
+        """The engine's settings; with OAuth2, a valid access token (refreshed
+        first when needed, or with ``force_refresh``: True, or the access token
+        the server rejected, see :meth:`_oauth_access_token`)."""
         self.ensure_one()
         if not self.host or not self.login:
             raise UserError(
@@ -274,22 +320,50 @@ class CarerixMailbox(models.Model):
         kwargs = {}
         if timeout and timeout > 0:
             kwargs = {"connect_timeout": timeout, "read_timeout": timeout}
+        if self.auth_method == "password":
+            kwargs["password"] = self._get_password()
+        else:
+            kwargs["password"] = ""
+            kwargs["auth"] = "oauth2"
+            kwargs["access_token"] = self._oauth_access_token(
+                force=bool(force_refresh),
+                rejected=force_refresh if isinstance(force_refresh, str) else None,
+            )
         return ConnectionSettings(
             host=self.host.strip(),
             port=self.port or default_port(self.protocol, self.security),
             login=self.login.strip(),
-            password=self._get_password(),
             protocol=self.protocol,
             security=self.security,
             ca_file=self.sudo().ca_file or None,
             **kwargs,
         )
 
-    def _open(self, timeout=None):
-        settings = self._engine_settings(timeout=timeout)
+    def _open(self, timeout=None, force_refresh=False):
+        settings = self._engine_settings(timeout=timeout, force_refresh=force_refresh)
         if settings.protocol == "pop3":
             return Pop3Mailbox(settings)
         return ImapMailbox(settings)
+
+    @contextlib.contextmanager
+    def _connect(self, timeout=None, force_refresh=False):
+        """The logged-in client (``with``). An access token the server rejects
+        is refreshed once, and the login tried once more."""
+        with contextlib.ExitStack() as stack:
+            mailbox = self._open(timeout=timeout, force_refresh=force_refresh)
+            try:
+                client = stack.enter_context(mailbox)
+            except OAuthTokenRejected as error:
+                if self.auth_method == "password" or force_refresh:
+                    raise
+                _logger.info(
+                    "Mailbox %s: token rejected (%s), refreshing", self.id, error
+                )
+                rejected = mailbox.settings.access_token
+                client = stack.enter_context(
+                    self._open(timeout=timeout, force_refresh=rejected)
+                )
+            yield client
 
     def _user_message(self, error):
         """The translated text of an engine error, safe to show and store."""
@@ -305,7 +379,7 @@ class CarerixMailbox(models.Model):
         self._check_owner_or_admin()
         box = self.sudo()
         try:
-            with box._open(timeout=20) as client:
+            with box._connect(timeout=20) as client:
                 if box.protocol == "imap":
                     folders = client.list_folders()
                     detail = _("%(count)s folders found.", count=len(folders))
@@ -483,14 +557,16 @@ class CarerixMailbox(models.Model):
         else:
             where = (
                 "fetch_enabled AND active AND COALESCE(host, '') != '' "
-                "AND NOT (id = ANY(%s))"
+                "AND NOT (id = ANY(%s)) AND (auth_method = 'password' OR EXISTS ("
+                " SELECT 1 FROM carerix_mailbox_oauth_token t"
+                " WHERE t.mailbox_id = carerix_mailbox.id AND t.status = 'connected'))"
             )
             params = [list(exclude) or [0]]
         with self.env.registry.cursor() as lock_cr:
             # Read committed: another worker may have just written the health
             # of a row this claim looks at; under Odoo's default repeatable
             # read, locking such a row fails with a serialization error.
-            lock_cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            read_committed(lock_cr)
             lock_cr.execute(query.format(where=where), params)
             row = lock_cr.fetchone()
             if not row:
@@ -528,11 +604,7 @@ class CarerixMailbox(models.Model):
         cr = self.env.cr
         stats = {"fetched": 0, "archived": 0, "unmatched": 0, "skipped": 0}
         try:
-            with self._open() as client:
-                if self.protocol == "imap":
-                    complete = self._sync_imap(client, stats, deadline)
-                else:
-                    complete = self._sync_pop3(client, stats, deadline)
+            complete = self._sync_sessions(stats, deadline)
             cr.commit()  # pylint: disable=invalid-commit; the last batch, before the health says "ok"
         except Exception as error:  # recorded on the card, the others go on
             if isinstance(error, MailError):
@@ -552,6 +624,25 @@ class CarerixMailbox(models.Model):
         if complete:  # (until then, what is fetched is still the first sync's)
             health["last_sync_ok"] = fields.Datetime.now()
         return health
+
+    def _sync_sessions(self, stats, deadline=None):
+        """Sync in one session; when an OAuth2 session ends mid-sync (its
+        token expired), log in again with a new token and go on from the last
+        committed batch. Returns whether the sync completed."""
+        renewals = 0
+        while True:
+            try:
+                with self._connect(force_refresh=bool(renewals)) as client:
+                    if self.protocol == "imap":
+                        return self._sync_imap(client, stats, deadline)
+                    return self._sync_pop3(client, stats, deadline)
+            except OAuthSessionExpired as error:
+                if self.auth_method == "password" or renewals >= MAX_SESSION_RENEWALS:
+                    raise
+                renewals += 1
+                _logger.info("Mailbox %s: %s; logging in again", self.id, error)
+                self.env.cr.rollback()  # what is left of the unfinished batch
+                self.env.invalidate_all()
 
     def _sync_imap(self, client, stats, deadline=None):
         """Sync the Inbox and Sent folders; False when stopped at ``deadline``."""

@@ -4,6 +4,7 @@ from odoo.osv import expression
 
 from ..engine import default_port
 from .carerix_mailbox import CarerixMailbox
+from .carerix_mailbox_oauth import PROVIDER_HOSTS
 
 
 def _proxy(source):
@@ -134,6 +135,16 @@ class ResUsers(models.Model):
             if user.mailbox_security != "none":
                 user.mailbox_security_none_confirmed = False
 
+    @api.onchange("mailbox_auth_method", "mailbox_protocol")
+    def _onchange_mailbox_auth_method(self):
+        """Microsoft 365 and Google: propose their server, with SSL/TLS."""
+        for user in self:
+            hosts = PROVIDER_HOSTS.get(user.mailbox_auth_method)
+            if hosts and user.mailbox_protocol:
+                user.mailbox_host = hosts[user.mailbox_protocol]
+                user.mailbox_security = "ssl"
+                user.mailbox_port = default_port(user.mailbox_protocol, "ssl")
+
     @api.model
     def _pop_mailbox_vals(self, vals):
         """Remove the mailbox settings from ``vals``; return them separately.
@@ -205,6 +216,29 @@ class ResUsers(models.Model):
 
     def action_mailbox_edit_folders(self):
         return self._mailbox_action("action_edit_folders")
+
+    def action_mailbox_oauth_connect(self):
+        """Go to the provider's sign-in page; for the user's own mailbox only."""
+        self.ensure_one()
+        if self != self.env.user:
+            raise AccessError(
+                _(
+                    "Only %(user)s can connect his mailbox: the sign-in would go "
+                    "to the account your browser is signed into.",
+                    user=self.name,
+                )
+            )
+        self._carerix_mailbox(create=True).with_user(
+            self.env.user
+        )._oauth_check_connect()
+        return {
+            "type": "ir.actions.act_url",
+            "url": "/carerix_mail/oauth/start",
+            "target": "self",
+        }
+
+    def action_mailbox_oauth_disconnect(self):
+        return self._mailbox_action("action_oauth_disconnect")
 
 
 def _add_mailbox_fields(model_class):

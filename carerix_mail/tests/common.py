@@ -55,6 +55,15 @@ def load_dovecot():
     return dovecot
 
 
+def load_idp():
+    """The local identity provider of the test command (see :func:`load_dovecot`)."""
+    load_dovecot()  # the same checks
+    idp = devservices().load_idp(os.environ["CARERIX_DEVSERVICES_STATE"])
+    if idp is None:
+        raise RuntimeError("the dev services run no identity provider")
+    return idp
+
+
 def unique(prefix):
     return f"{prefix}{next(_counter)}x{uuid.uuid4().hex[:6]}"
 

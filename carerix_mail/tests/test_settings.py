@@ -122,6 +122,130 @@ class SettingsCase(TransactionCase):
         )
         return {name: {} for name in views["models"]["res.users"]["fields"]}
 
+    def _assert_leaked_nowhere(self, secret, texts, loggers):
+        """``secret`` is in none of ``texts`` (log lines, texts read), none of
+        the calls of the mock ``loggers``, and stored nowhere."""
+        for text in texts:
+            self.assertNotIn(secret, text)
+        for logger in loggers:
+            self.assertNotIn(secret, repr(logger.mock_calls))
+        self._assert_stored_nowhere(secret)
+
+    def _assert_stored_nowhere(self, secret):
+        """No log record, tracking value or message holds ``secret``."""
+        Sudo = self.env["ir.logging"].sudo()
+        self.assertFalse(Sudo.search([("message", "ilike", secret)]))
+        tracking = self.env["mail.tracking.value"].sudo()
+        self.assertFalse(
+            tracking.search(
+                [
+                    "|",
+                    "|",
+                    "|",
+                    ("old_value_char", "ilike", secret),
+                    ("new_value_char", "ilike", secret),
+                    ("old_value_text", "ilike", secret),
+                    ("new_value_text", "ilike", secret),
+                ]
+            )
+        )
+        self.assertFalse(
+            self.env["mail.message"].sudo().search([("body", "ilike", secret)])
+        )
+
+    def _everything_readable(self, secret):
+        """Read the settings through every RPC path as owner, other, admin.
+
+        Returns the texts read (for the caller's final check) after checking
+        that none of them holds ``secret``.
+        """
+        seen = []
+        for reader in (self.owner, self.other, self.admin):
+            texts = self._read_user_settings(reader, secret)
+            if reader == self.owner:
+                texts.update(self._read_preferences(reader))
+            if reader in (self.owner, self.admin):
+                texts.update(self._read_mailbox(reader, secret))
+            if reader == self.admin:
+                texts["web_read_admin_form"] = self.owner.with_user(reader).web_read(
+                    self.view_spec(reader, ADMIN_VIEW)
+                )
+            for channel, value in texts.items():
+                text = json.dumps(value, default=str)
+                with self.subTest(reader=reader.login, channel=channel):
+                    self.assertNotIn(secret, text)
+                seen.append(text)
+        return seen
+
+    def _read_user_settings(self, reader, secret):
+        """The owner's settings on res.users as ``reader`` reads them."""
+        users = self.env["res.users"].with_user(reader)
+        me = self.owner.with_user(reader)
+        all_user_fields = [
+            name
+            for name in users.fields_get(attributes=["type"])
+            if name.startswith("mailbox_")
+        ]
+        self.assertIn("mailbox_password", all_user_fields)
+        texts = {
+            "read": me.read(all_user_fields),
+            "read_password": me.read(["mailbox_password"]),
+            "search_read": users.search_read(
+                [("id", "=", self.owner.id)], all_user_fields
+            ),
+            "export_user": me.export_data(
+                ["mailbox_password", "mailbox_host", "mailbox_login"]
+            ),
+            "fields_get_user": users.fields_get(),
+            "fields_get_box": self.env["carerix.mailbox"]
+            .with_user(reader)
+            .fields_get(),
+            "name_search": users.name_search(secret),
+        }
+        self.assertFalse(texts["read_password"][0]["mailbox_password"])
+        self.assertNotIn(
+            "password_secret", texts["fields_get_box"], "secret is no ORM field"
+        )
+        self.assertFalse(users.search([("login", "=", secret)]))
+        # No search oracle: a password condition never matches.
+        self.assertFalse(users.search([("mailbox_password", "=", secret)]))
+        self.assertFalse(users.search([("mailbox_password", "!=", secret)]))
+        return texts
+
+    def _read_preferences(self, reader):
+        """The preferences form of the owner, read and changed by himself."""
+        me = self.owner.with_user(reader)
+        texts = {
+            "web_read_preferences": me.web_read(
+                self.view_spec(reader, PREFERENCES_VIEW)
+            ),
+            "onchange_preferences": me.onchange(
+                {"mailbox_protocol": "pop3", "mailbox_password": "typed"},
+                ["mailbox_protocol"],
+                {"mailbox_protocol": {}, "mailbox_port": {}, "mailbox_password": {}},
+            ),
+        }
+        self.assertNotIn("mailbox_password", texts["onchange_preferences"]["value"])
+        return texts
+
+    def _read_mailbox(self, reader, secret):
+        """The owner's carerix.mailbox as ``reader`` (owner or admin) reads it."""
+        box = self.env["carerix.mailbox"].with_user(reader).browse(self.box.id)
+        # (POP3 UIDLs are for settings administrators only.)
+        box_fields = [f for f in box.fields_get() if f != "uidl_ids"]
+        texts = {
+            "read_box": box.read(box_fields),
+            "search_read_box": box.search_read([("id", "=", self.box.id)], box_fields),
+            "export_box": box.export_data([f for f in box_fields if f != "folder_ids"]),
+        }
+        self.assertEqual(texts["read_box"][0]["host"], self.dovecot.host)
+        self.assertTrue(texts["read_box"][0]["has_password"])
+        with self.assertRaises(ValueError):
+            box.read(["password_secret"])
+        with self.assertRaises(ValueError):
+            box.search([("password_secret", "=", secret)])
+        return texts
+
 
 @tagged("post_install", "-at_install")
 class TestSettingsForms(SettingsCase):
@@ -410,131 +534,11 @@ class TestSettingsPrivacy(SettingsCase):
                 self.assertEqual(health["state"], "failing")
                 seen.append(json.dumps(health, default=str))
         self.assertTrue(capture.lines, "no log line captured at all")
-        for line in capture.lines:
-            self.assertNotIn(secret, line)
-        for logger in (box_logger, user_logger):
-            self.assertNotIn(secret, repr(logger.mock_calls))
-        for text in seen:
-            self.assertNotIn(secret, text)
-        self._assert_stored_nowhere(secret)
-
-    def _assert_stored_nowhere(self, secret):
-        """No log record, tracking value or message holds ``secret``, while
-        the mailbox keeps it for the sync."""
-        Sudo = self.env["ir.logging"].sudo()
-        self.assertFalse(Sudo.search([("message", "ilike", secret)]))
-        tracking = self.env["mail.tracking.value"].sudo()
-        self.assertFalse(
-            tracking.search(
-                [
-                    "|",
-                    "|",
-                    "|",
-                    ("old_value_char", "ilike", secret),
-                    ("new_value_char", "ilike", secret),
-                    ("old_value_text", "ilike", secret),
-                    ("new_value_text", "ilike", secret),
-                ]
-            )
-        )
-        self.assertFalse(
-            self.env["mail.message"].sudo().search([("body", "ilike", secret)])
+        self._assert_leaked_nowhere(
+            secret, capture.lines + seen, (box_logger, user_logger)
         )
         # The secret is still there for the sync.
         self.assertEqual(self.box._get_password(), secret)
-
-    def _everything_readable(self, secret):
-        """Read the settings through every RPC path as owner, other, admin.
-
-        Returns the texts read (for the caller's final check) after checking
-        that none of them holds ``secret``.
-        """
-        seen = []
-        for reader in (self.owner, self.other, self.admin):
-            texts = self._read_user_settings(reader, secret)
-            if reader == self.owner:
-                texts.update(self._read_preferences(reader))
-            if reader in (self.owner, self.admin):
-                texts.update(self._read_mailbox(reader, secret))
-            if reader == self.admin:
-                texts["web_read_admin_form"] = self.owner.with_user(reader).web_read(
-                    self.view_spec(reader, ADMIN_VIEW)
-                )
-            for channel, value in texts.items():
-                text = json.dumps(value, default=str)
-                with self.subTest(reader=reader.login, channel=channel):
-                    self.assertNotIn(secret, text)
-                seen.append(text)
-        return seen
-
-    def _read_user_settings(self, reader, secret):
-        """The owner's settings on res.users as ``reader`` reads them."""
-        users = self.env["res.users"].with_user(reader)
-        me = self.owner.with_user(reader)
-        all_user_fields = [
-            name
-            for name in users.fields_get(attributes=["type"])
-            if name.startswith("mailbox_")
-        ]
-        self.assertIn("mailbox_password", all_user_fields)
-        texts = {
-            "read": me.read(all_user_fields),
-            "read_password": me.read(["mailbox_password"]),
-            "search_read": users.search_read(
-                [("id", "=", self.owner.id)], all_user_fields
-            ),
-            "export_user": me.export_data(
-                ["mailbox_password", "mailbox_host", "mailbox_login"]
-            ),
-            "fields_get_user": users.fields_get(),
-            "fields_get_box": self.env["carerix.mailbox"]
-            .with_user(reader)
-            .fields_get(),
-            "name_search": users.name_search(secret),
-        }
-        self.assertFalse(texts["read_password"][0]["mailbox_password"])
-        self.assertNotIn(
-            "password_secret", texts["fields_get_box"], "secret is no ORM field"
-        )
-        self.assertFalse(users.search([("login", "=", secret)]))
-        # No search oracle: a password condition never matches.
-        self.assertFalse(users.search([("mailbox_password", "=", secret)]))
-        self.assertFalse(users.search([("mailbox_password", "!=", secret)]))
-        return texts
-
-    def _read_preferences(self, reader):
-        """The preferences form of the owner, read and changed by himself."""
-        me = self.owner.with_user(reader)
-        texts = {
-            "web_read_preferences": me.web_read(
-                self.view_spec(reader, PREFERENCES_VIEW)
-            ),
-            "onchange_preferences": me.onchange(
-                {"mailbox_protocol": "pop3", "mailbox_password": "typed"},
-                ["mailbox_protocol"],
-                {"mailbox_protocol": {}, "mailbox_port": {}, "mailbox_password": {}},
-            ),
-        }
-        self.assertNotIn("mailbox_password", texts["onchange_preferences"]["value"])
-        return texts
-
-    def _read_mailbox(self, reader, secret):
-        """The owner's carerix.mailbox as ``reader`` (owner or admin) reads it."""
-        box = self.env["carerix.mailbox"].with_user(reader).browse(self.box.id)
-        # (POP3 UIDLs are for settings administrators only.)
-        box_fields = [f for f in box.fields_get() if f != "uidl_ids"]
-        texts = {
-            "read_box": box.read(box_fields),
-            "search_read_box": box.search_read([("id", "=", self.box.id)], box_fields),
-            "export_box": box.export_data([f for f in box_fields if f != "folder_ids"]),
-        }
-        self.assertEqual(texts["read_box"][0]["host"], self.dovecot.host)
-        self.assertTrue(texts["read_box"][0]["has_password"])
-        with self.assertRaises(ValueError):
-            box.read(["password_secret"])
-        with self.assertRaises(ValueError):
-            box.search([("password_secret", "=", secret)])
-        return texts
 
 
 @tagged("post_install", "-at_install")

@@ -9,48 +9,10 @@
  * A console line "carerix-screenshot:<name>" asks the test for a screenshot.
  */
 import { registry } from "@web/core/registry";
-import { screenshot } from "@carerix_mail/../tests/tours/tour_utils";
+import { openEmailSettings, screenshot, values } from "@carerix_mail/../tests/tours/tour_utils";
 
-const STORAGE_KEY = "carerixTourValues";
 // A folder the test creates on the server, mapped to "Inbox" in the wizard.
 const FOLDER = "Projects";
-
-function values() {
-    // Saving the preferences reloads the page: keep the values for the rest.
-    if (window.carerixTourValues) {
-        sessionStorage.setItem(STORAGE_KEY, JSON.stringify(window.carerixTourValues));
-    }
-    const stored = sessionStorage.getItem(STORAGE_KEY);
-    if (!stored) {
-        throw new Error("window.carerixTourValues is not set by the test");
-    }
-    return JSON.parse(stored);
-}
-
-
-function openEmailSettings() {
-    return [
-        {
-            content: "Open the user menu",
-            trigger: ".o_user_menu button",
-            run: "click",
-        },
-        {
-            content: "Open my preferences",
-            trigger: "[data-menu=settings]",
-            run: "click",
-        },
-        {
-            content: "Open the page Email settings",
-            trigger: ".modal .o_notebook a.nav-link:contains(Email settings)",
-            run: "click",
-        },
-        {
-            content: "The page is shown",
-            trigger: ".modal div[name=mailbox_host] input",
-        },
-    ];
-}
 
 function expectPort(port) {
     return {
