@@ -11,6 +11,7 @@ from . import res_users_alias
 from . import res_company
 from . import mail_thread
 from . import mail_mail
+from . import ir_mail_server
 from . import carerix_mailbox_sent
 from . import carerix_mailbox_message_sent
 from . import mail_thread_privacy

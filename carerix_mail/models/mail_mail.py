@@ -11,7 +11,9 @@ _logger = logging.getLogger(__name__)
 # sender archives, ``{sender: {message id: (Sent copy, message)}}``; else None.
 _SENT_MEMO = contextvars.ContextVar("carerix_sent_memo", default=None)
 # While :meth:`MailMail._send` sends: ``{mail id: emails}`` of the mail being
-# sent, as Odoo prepared them (``_prepare_outgoing_list``); else None.
+# sent, as Odoo prepared them (``_prepare_outgoing_list``), and under
+# "messages" the ``(message, From as built)`` that left for it
+# (``ir.mail_server.send_email``); else None.
 _OUTGOING_MEMO = contextvars.ContextVar("carerix_outgoing_memo", default=None)
 
 
@@ -148,13 +150,19 @@ class MailMail(models.Model):
         return True
 
     def _carerix_sent_copy(self):
-        """The mail as the sender's Sent folder keeps it: built by Odoo's mail
-        server from the same values as the mail that left, addressed to all its
+        """The mail as the sender's Sent folder keeps it: the message that
+        left when it had one recipient, else built by Odoo's mail server from
+        the same values as the mails that left, addressed to all their
         recipients at once (Odoo sends one mail per recipient)."""
         self.ensure_one()
-        emails = (_OUTGOING_MEMO.get() or {}).get(
-            self.id
-        ) or self._prepare_outgoing_list()
+        memo = _OUTGOING_MEMO.get() or {}
+        emails = memo.get(self.id) or self._prepare_outgoing_list()
+        left = memo.get("messages") or []
+        if len(emails) == 1 and len(left) == 1 and left[0][0]["From"] == left[0][1]:
+            # one recipient (mass mail): the message that left is the copy
+            msg = left[0][0]
+            del msg["Return-Path"]
+            return msg.as_bytes()
         first = emails[0]
         email_to = []
         email_cc = []

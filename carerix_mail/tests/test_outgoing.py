@@ -1,6 +1,7 @@
 """Outgoing mail: From / Reply-To, the personal system address, the copy in
 the IMAP Sent folder and replies coming back to the same record."""
 
+from email import message_from_bytes, policy
 from unittest.mock import patch
 
 from odoo.exceptions import UserError
@@ -285,6 +286,21 @@ class TestSentFolder(NoSmtpMixin, SyncCase):
             self.assertEqual(self.dovecot.message_count(login, "Sent"), 0)
         self.assertEqual(self.dovecot.message_count(login, "Sent"), 3)
         self.assertEqual(self.imap_logins(login) - logins, 1)
+        with self.dovecot.imap(login) as client:
+            client.select_folder("Sent", readonly=True)
+            fetched = client.fetch(client.search("ALL"), [b"RFC822"])
+        copies = [
+            message_from_bytes(values[b"RFC822"], policy=policy.default)
+            for values in fetched.values()
+        ]
+        self.assertEqual(
+            sorted(copy["Subject"] for copy in copies), ["Job 0", "Job 1", "Job 2"]
+        )
+        for copy in copies:  # the message that left, without its bounce address
+            self.assertIsNone(copy["Return-Path"])
+            self.assertEqual(len(copy.get_all("To")), 1)
+            self.assertIn("@job.example", copy["To"])
+            self.assertIn("A new job for you", copy.get_body().get_content())
         entries = self.entries(user_id)
         self.assertEqual(len(entries), 3)
         for number, candidate in enumerate(candidates):
