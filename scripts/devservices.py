@@ -448,6 +448,7 @@ service anvil {{
 }}
 protocol imap {{
   mail_max_userip_connections = 1000
+{imap_capability}
 }}
 protocol pop3 {{
   mail_max_userip_connections = 1000
@@ -473,7 +474,8 @@ class Dovecot(_Service):
     127.0.0.1 and localhost, and IMAPS/POP3S on ``other_host`` whose certificate
     names only ``other.invalid``. All certificates come from a per-run CA
     (``ca_file``). Without ``starttls`` Dovecot runs with ``ssl = no`` and the
-    TLS ports are ``None``.
+    TLS ports are ``None``. ``imap_capability``, when given, replaces the
+    capabilities announced after login (to play a server without IDLE/NOTIFY).
     """
 
     kind = "dovecot"
@@ -482,9 +484,12 @@ class Dovecot(_Service):
     other_name = "other.invalid"
     mail_user = "nobody"
 
-    def __init__(self, base_dir, *, starttls: bool = True):
+    def __init__(
+        self, base_dir, *, starttls: bool = True, imap_capability: str | None = None
+    ):
         self.base_dir = Path(base_dir).absolute()
         self.starttls = starttls
+        self.imap_capability = imap_capability
         self.root: Path | None = None
         self.relocated = False
         self.imap_port = self.pop3_port = None
@@ -601,6 +606,11 @@ class Dovecot(_Service):
                 mail_gid=mail_pw.pw_gid,
                 users=self.users_dir,
                 special_use=special,
+                imap_capability=(
+                    f"  imap_capability = {self.imap_capability}"
+                    if self.imap_capability
+                    else ""
+                ),
                 imap_listeners=imap_listeners,
                 pop3_listeners=pop3_listeners,
             )
