@@ -17,3 +17,5 @@ from . import mail_thread_privacy
 from . import ir_attachment
 from . import mail_scheduled_message
 from . import ir_default
+from . import carerix_mailbox_sync_request
+from . import bus_presence

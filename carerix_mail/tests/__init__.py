@@ -14,3 +14,4 @@ from . import test_hardening
 from . import test_faults
 from . import test_folder_cursors
 from . import test_cron_budget
+from . import test_sync_request
