@@ -35,6 +35,7 @@
             "carerix_mail/static/tests/tours/*.js",
         ],
     },
+    "post_load": "_post_load",
     "installable": True,
     "application": False,
 }

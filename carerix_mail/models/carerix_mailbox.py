@@ -537,6 +537,33 @@ class CarerixMailbox(models.Model):
         self.browse(row[0]).invalidate_recordset()
         return row[0]
 
+    @api.model
+    def _push_watch_list(self):
+        """``{mailbox id: (engine settings, folder names)}`` of the mailboxes
+        the push runner watches: IMAP, fetching, first sync done (first syncs
+        stay with the cron); the Inbox first, then Sent."""
+        boxes = self.search(
+            [
+                ("protocol", "=", "imap"),
+                ("fetch_enabled", "=", True),
+                ("host", "!=", False),
+                ("last_sync_ok", "!=", False),
+            ]
+        )
+        watch = {}
+        for box in boxes:
+            folders = box.folder_ids.filtered(
+                lambda f: f.present and f.role in ("inbox", "sent")
+            ).sorted(lambda f: f.role != "inbox")
+            if not folders or folders[0].role != "inbox":
+                continue
+            try:
+                settings = box._engine_settings()
+            except UserError:
+                continue
+            watch[box.id] = (settings, tuple(folders.mapped("name")))
+        return watch
+
     def _sync(self, deadline=None):
         """Fetch and archive the new mail of this (claimed) mailbox, until the
         ``deadline`` (``time.monotonic()``) if any: a sync that stops there is
