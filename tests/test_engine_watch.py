@@ -136,35 +136,37 @@ def watcher_factory():
         watcher.stop()
 
 
-def test_engine_watch_notify_sees_inbox_and_sent_within_2s(dovecot, watcher_factory):
-    user = _user_with_sent(dovecot)
-    recorder = Recorder(_settings(user, dovecot))
-    watcher = watcher_factory(recorder)
-    watcher.watch("a", _settings(user, dovecot), FOLDERS)
+def _watching(server, watcher_factory, mode, **options):
+    """A fresh user with a Sent folder, watched in ``mode``."""
+    user = _user_with_sent(server)
+    recorder = Recorder(_settings(user, server))
+    watcher = watcher_factory(recorder, **options)
+    watcher.watch("k", _settings(user, server), FOLDERS)
     recorder.wait(_has("INBOX", "connected"))
-    assert watcher.modes() == {"a": NOTIFY}
+    assert watcher.modes() == {"k": mode}
+    return user, recorder
+
+
+def _seen_within_2s(server, user, recorder, folder, reason):
+    """Deliver to ``folder``; the watcher reports it within 2 s of the OK."""
+    ok_at = _deliver(server, user, folder)
+    events = recorder.wait(_has(folder, reason, ok_at))
+    latency = min(at for at, *_rest in events) - ok_at
+    assert latency < 2.0, latency
+
+
+def test_engine_watch_notify_sees_inbox_and_sent_within_2s(dovecot, watcher_factory):
+    user, recorder = _watching(dovecot, watcher_factory, NOTIFY)
     for folder in FOLDERS:
-        ok_at = _deliver(dovecot, user, folder)
-        events = recorder.wait(_has(folder, "notified", ok_at))
-        latency = min(at for at, *_rest in events) - ok_at
-        assert latency < 2.0, latency
+        _seen_within_2s(dovecot, user, recorder, folder, "notified")
 
 
 def test_engine_watch_idle_when_no_notify(dovecot_idle_only, watcher_factory):
     server = dovecot_idle_only
-    user = _user_with_sent(server)
-    recorder = Recorder(_settings(user, server))
-    watcher = watcher_factory(recorder, status_interval=0.5)
-    watcher.watch("b", _settings(user, server), FOLDERS)
-    recorder.wait(_has("INBOX", "connected"))
-    assert watcher.modes() == {"b": IDLE}
-    ok_at = _deliver(server, user, "INBOX")
-    events = recorder.wait(_has("INBOX", "notified", ok_at))
-    assert min(at for at, *_rest in events) - ok_at < 2.0
+    user, recorder = _watching(server, watcher_factory, IDLE, status_interval=0.5)
+    _seen_within_2s(server, user, recorder, "INBOX", "notified")
     # Sent is not under IDLE: its periodic STATUS sees it.
-    ok_at = _deliver(server, user, "Sent")
-    events = recorder.wait(_has("Sent", "status", ok_at))
-    assert min(at for at, *_rest in events) - ok_at < 2.0
+    _seen_within_2s(server, user, recorder, "Sent", "status")
 
 
 def test_engine_watch_idle_reissued(dovecot, watcher_factory):
@@ -182,19 +184,12 @@ def test_engine_watch_idle_reissued(dovecot, watcher_factory):
 
 def test_engine_watch_polls_without_idle_or_notify(dovecot_no_push, watcher_factory):
     server = dovecot_no_push
-    user = _user_with_sent(server)
+    user, recorder = _watching(server, watcher_factory, POLL, poll_interval=0.5)
     with ImapMailbox(_settings(user, server)) as mailbox:
         assert b"IDLE" not in mailbox.capabilities
         assert b"NOTIFY" not in mailbox.capabilities
-    recorder = Recorder(_settings(user, server))
-    watcher = watcher_factory(recorder, poll_interval=0.5)
-    watcher.watch("d", _settings(user, server), FOLDERS)
-    recorder.wait(_has("INBOX", "connected"))
-    assert watcher.modes() == {"d": POLL}
     for folder in FOLDERS:
-        ok_at = _deliver(server, user, folder)
-        events = recorder.wait(_has(folder, "status", ok_at))
-        assert min(at for at, *_rest in events) - ok_at < 2.0
+        _seen_within_2s(server, user, recorder, folder, "status")
 
 
 def test_engine_watch_kicked_reconnects_and_catches_up(dovecot, watcher_factory):

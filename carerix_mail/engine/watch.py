@@ -66,6 +66,7 @@ class _Watch:
         self.marks = {}  # folder -> (UIDVALIDITY, UIDNEXT) seen by STATUS
         self.removed = False
         self.listening = False  # in IDLE (or waiting for NOTIFY) on the socket
+        self.epoch = 0  # timers of an earlier connection or state are stale
 
     @property
     def sock(self):
@@ -212,6 +213,7 @@ class Watcher:
         if watch.removed:
             self._pool.submit(self._logout, watch, time.monotonic() + 2.0)
             return
+        watch.epoch += 1
         now = time.monotonic()
         if watch.mode == POLL:
             self._schedule(watch, now + self.poll_interval, self._job_poll)
@@ -230,6 +232,7 @@ class Watcher:
         """A job found the connection broken: open it again after a backoff."""
         if watch.removed:
             return
+        watch.epoch += 1
         if watch.connected_at and time.monotonic() - watch.connected_at > (
             self.stable_after
         ):
@@ -245,16 +248,18 @@ class Watcher:
         self._schedule(watch, time.monotonic() + delay, self._job_connect)
 
     def _schedule(self, watch, when, job):
-        heapq.heappush(self._timers, (when, next(self._sequence), watch, job))
+        heapq.heappush(
+            self._timers, (when, next(self._sequence), watch, watch.epoch, job)
+        )
 
     def _run_timers(self):
         now = time.monotonic()
         while self._timers and self._timers[0][0] <= now:
-            _when, _seq, watch, job = heapq.heappop(self._timers)
+            _when, _seq, watch, epoch, job = heapq.heappop(self._timers)
             if watch.removed or self._watches.get(watch.key) is not watch:
                 continue
-            if job != self._job_connect and watch.mailbox is None:
-                continue  # a timer of a connection lost meanwhile
+            if epoch != watch.epoch:
+                continue  # set before the connection was lost, or lost again
             if watch.listening:
                 self._unlisten(watch)
             self._submit(watch, job)
