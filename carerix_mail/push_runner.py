@@ -143,6 +143,7 @@ class PushRunner:
         self._lock = threading.Lock()
         self._pending = set()
         self._watched = set()
+        self._signature = None
         self._pool = None
         self._watcher = None
         self.registry = None
@@ -171,6 +172,7 @@ class PushRunner:
         )
         self._watcher = Watcher(self._changed, **self.watcher_options).start()
         self._watched = set()
+        self._signature = None
         try:
             while not self._stop.is_set():
                 try:
@@ -188,11 +190,16 @@ class PushRunner:
             self.leadership.release()
 
     def _reload(self):
-        """Watch the mailboxes to watch, with their current settings."""
+        """Watch the mailboxes to watch, with their current settings (read
+        again only when something they depend on changed)."""
         self.registry = Registry(self.dbname).check_signaling()
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
+            signature = env["carerix.mailbox"]._push_watch_signature()
+            if signature == self._signature:
+                return
             wanted = env["carerix.mailbox"]._push_watch_list()
+        self._signature = signature
         for key in self._watched - set(wanted):
             self._watcher.unwatch(key)
         for key, (settings, folders) in wanted.items():

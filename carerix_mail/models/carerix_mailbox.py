@@ -538,6 +538,30 @@ class CarerixMailbox(models.Model):
         return row[0]
 
     @api.model
+    def _push_watch_signature(self):
+        """A digest of everything :meth:`_push_watch_list` depends on: the push
+        runner reads the list again only when it changes (one query; the
+        sync health, written at every sync, is left out)."""
+        self.env.cr.execute(
+            """
+            SELECT md5(concat(
+                (SELECT string_agg(concat_ws('|', id, host, port, login, protocol,
+                                             security, fetch_enabled, active,
+                                             last_sync_ok IS NOT NULL,
+                                             password_secret, ca_file), ','
+                                   ORDER BY id)
+                   FROM carerix_mailbox),
+                (SELECT string_agg(concat_ws('|', id, mailbox_id, name, role,
+                                             present), ',' ORDER BY id)
+                   FROM carerix_mailbox_folder),
+                (SELECT value FROM ir_config_parameter
+                  WHERE key = 'carerix_mail.timeout')
+            ))
+            """
+        )
+        return self.env.cr.fetchone()[0]
+
+    @api.model
     def _push_watch_list(self):
         """``{mailbox id: (engine settings, folder names)}`` of the mailboxes
         the push runner watches: IMAP, fetching, first sync done (first syncs

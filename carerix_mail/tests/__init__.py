@@ -16,3 +16,4 @@ from . import test_folder_cursors
 from . import test_cron_budget
 from . import test_sync_request
 from . import test_push_runner
+from . import test_push_tour

@@ -107,6 +107,21 @@ class TestPushRunner(SyncCase):
         self.assertNotIn(boxes[new_id], watched)  # first sync: the cron's
         self.assertNotIn(boxes[pop_id], watched)
 
+    def test_watch_signature_ignores_the_sync_health(self):
+        user_id, _login, _email = self.make_recruiter()
+        self.sync(user_id)
+
+        def signature():
+            with self.real_env() as env:
+                return env["carerix.mailbox"]._push_watch_signature()
+
+        before = signature()
+        self.sync(user_id)  # writes the health (last_attempt, counters)
+        self.assertEqual(signature(), before)
+        with self.real_env() as env:
+            env["res.users"].browse(user_id)._carerix_mailbox().port = 1
+        self.assertNotEqual(signature(), before)
+
     def test_two_runners_one_leads_takeover_nothing_twice(self):
         user_id, login, email = self.make_recruiter()
         self.sync(user_id)
