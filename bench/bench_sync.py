@@ -541,7 +541,7 @@ class Bench:
             )
 
     def push(self):
-        bench_push.run(self, log)
+        bench_push.run(self, log, self.args.push_mailboxes)
 
     def memory(self):
         login = "memory"
@@ -684,6 +684,13 @@ def main():
         default="durable",
         help="durable: PostgreSQL's defaults, as in production; fast: fsync and "
         "synchronous commits off, as the tests run it",
+    )
+    parser.add_argument(
+        "--push-mailboxes",
+        type=int,
+        default=200,
+        help="mailboxes watched in phase push (Dovecot needs an inotify "
+        "instance for each: fs.inotify.max_user_instances)",
     )
     parser.add_argument("--profile", help="write cProfile data of our first syncs here")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
