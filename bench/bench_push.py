@@ -149,29 +149,26 @@ def _dovecot_sessions(bench):
 
 
 def _dovecot_imap_processes(bench):
-    out = subprocess.run(
-        ["ps", "-o", "comm=", "-g", str(bench.dovecot.pid)],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout
-    return sum(1 for name in out.split() if name == "imap")
-
-
-def _dovecot_idle_sessions_with_inotify(bench):
-    """Dovecot imap processes holding an inotify instance (the others poll
-    every 30 s: fs.inotify.max_user_instances is per user, for all of them)."""
+    """The pids of Dovecot's imap processes (one per session)."""
     out = subprocess.run(
         ["ps", "-o", "pid=,comm=", "-g", str(bench.dovecot.pid)],
         capture_output=True,
         text=True,
         check=False,
     ).stdout
-    count = 0
+    pids = []
     for line in out.splitlines():
         pid, _sep, name = line.strip().partition(" ")
-        if name.strip() != "imap":
-            continue
+        if name.strip() == "imap":
+            pids.append(pid)
+    return pids
+
+
+def _dovecot_idle_sessions_with_inotify(bench):
+    """Dovecot imap processes holding an inotify instance (the others poll
+    every 30 s: fs.inotify.max_user_instances is per user, for all of them)."""
+    count = 0
+    for pid in _dovecot_imap_processes(bench):
         fds = Path(f"/proc/{pid}/fd")
         with contextlib.suppress(OSError):
             if any(os.readlink(fd) == "anon_inode:inotify" for fd in fds.iterdir()):
@@ -259,7 +256,7 @@ def _measure_runner(bench, registry, logins, runner, runner_log):
         f"push idle cost per mailbox: RSS {(rss_after - rss_before) / COUNT:.0f} KB "
         f"(target <= 100 KB), CPU {cpu_minute / COUNT * 1000:.2f} ms per minute "
         f"(target <= 1 ms), {_dovecot_sessions(bench) / COUNT:.0f} connection, "
-        f"{_dovecot_imap_processes(bench)} Dovecot imap processes for {COUNT} "
+        f"{len(_dovecot_imap_processes(bench))} Dovecot imap processes for {COUNT} "
         f"mailboxes, {_dovecot_idle_sessions_with_inotify(bench)} of them with "
         f"inotify (fs.inotify.max_user_instances here: "
         f"{Path('/proc/sys/fs/inotify/max_user_instances').read_text().strip()})",
