@@ -15,7 +15,9 @@ Prints figures, asserts nothing (issue 6):
 4. memory: peak RSS growth of a worker process during a first sync of 5,000
    messages that include ten 10 MB attachments;
 5. two workers: two cron processes against one on 50 mailboxes, and how many
-   messages were archived twice.
+   messages were archived twice;
+6. push: mail in seconds, with the push runner and with Layer 1 (see
+   ``bench_push.py``).
 
 Usage (needs Odoo 18.0 importable; starts its own PostgreSQL and Dovecot):
 
@@ -44,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import bench_push  # noqa: E402
 import devservices  # noqa: E402
 import odoo_flows  # noqa: E402
 
@@ -54,6 +57,7 @@ PHASES = (
     "memory",
     "two_workers",
     "odoo_flows",
+    "push",
 )
 OURS_TEMPLATE = "bench_tpl_ours"
 STOCK_TEMPLATE = "bench_tpl_stock"
@@ -536,6 +540,9 @@ class Bench:
                 + ("; target < 10 s" if label == "idle" else "")
             )
 
+    def push(self):
+        bench_push.run(self, log, self.args.push_mailboxes)
+
     def memory(self):
         login = "memory"
         registry = self.fresh(OURS_TEMPLATE, "memory")
@@ -677,6 +684,13 @@ def main():
         default="durable",
         help="durable: PostgreSQL's defaults, as in production; fast: fsync and "
         "synchronous commits off, as the tests run it",
+    )
+    parser.add_argument(
+        "--push-mailboxes",
+        type=int,
+        default=200,
+        help="mailboxes watched in phase push (Dovecot needs an inotify "
+        "instance for each: fs.inotify.max_user_instances)",
     )
     parser.add_argument("--profile", help="write cProfile data of our first syncs here")
     parser.add_argument("--worker", help=argparse.SUPPRESS)

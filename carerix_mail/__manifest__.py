@@ -37,6 +37,7 @@
             "carerix_mail/static/tests/tours/*.js",
         ],
     },
+    "post_load": "_post_load",
     "installable": True,
     "application": False,
 }

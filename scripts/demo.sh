@@ -27,7 +27,13 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$HTTP_PORT") 2>/dev/null; then
 fi
 
 RUN_DIR="$(mktemp -d /tmp/carerix-demo.XXXXXX)"
+PUSH_PID=""
 cleanup() {
+    if [ -n "$PUSH_PID" ]; then
+        say "Stopping the push runner"
+        kill -TERM "$PUSH_PID" 2>/dev/null || true
+        wait "$PUSH_PID" 2>/dev/null || true
+    fi
     say "Stopping the demo services"
     "$PY" scripts/devservices.py stop --dir "$RUN_DIR" >/dev/null 2>&1 || true
     rm -rf "$RUN_DIR"
@@ -64,13 +70,18 @@ say "Filling the demo mailboxes"
 "$PY" scripts/demo_setup.py --conf "$CONF" --db "$DB" --state "$RUN_DIR/state.json" \
     --base-url "http://127.0.0.1:$HTTP_PORT" || die "demo setup failed"
 
+say "Starting the push runner beside Odoo: new mail is archived within seconds"
+"$PY" -m odoo "--addons-path=$(odoo_addons_path)" carerix_push -c "$CONF" -d "$DB" \
+    --log-level=warn &
+PUSH_PID=$!
+
 cat <<TXT
 
   carerix_mail demo: http://127.0.0.1:$HTTP_PORT
   Logins (user / password):
 $(cat "$RUN_DIR/logins.txt")
 
-  Press Ctrl-C to stop Odoo, PostgreSQL and Dovecot.
+  Press Ctrl-C to stop Odoo, the push runner, PostgreSQL and Dovecot.
 
 TXT
 "$PY" -m odoo -c "$CONF" -d "$DB" --log-level=info

@@ -482,6 +482,7 @@ service anvil {{
 }}
 protocol imap {{
   mail_max_userip_connections = 1000
+{imap_capability}
 }}
 protocol pop3 {{
   mail_max_userip_connections = 1000
@@ -535,7 +536,8 @@ class Dovecot(_Service):
     127.0.0.1 and localhost, and IMAPS/POP3S on ``other_host`` whose certificate
     names only ``other.invalid``. All certificates come from a per-run CA
     (``ca_file``). Without ``starttls`` Dovecot runs with ``ssl = no`` and the
-    TLS ports are ``None``.
+    TLS ports are ``None``. ``imap_capability``, when given, replaces the
+    capabilities announced after login (to play a server without IDLE/NOTIFY).
     """
 
     kind = "dovecot"
@@ -552,12 +554,14 @@ class Dovecot(_Service):
         idp: IdentityProvider | None = None,
         ca: CertificateAuthority | None = None,
         oauth_mechanisms: str = "xoauth2 oauthbearer",
+        imap_capability: str | None = None,
     ):
         self.base_dir = Path(base_dir).absolute()
         self.starttls = starttls
         self.idp = idp
         self.oauth_mechanisms = oauth_mechanisms
         self.ca = ca
+        self.imap_capability = imap_capability
         self.root: Path | None = None
         self.relocated = False
         self.imap_port = self.pop3_port = None
@@ -677,6 +681,11 @@ class Dovecot(_Service):
                 mail_gid=mail_pw.pw_gid,
                 users=self.users_dir,
                 special_use=special,
+                imap_capability=(
+                    f"  imap_capability = {self.imap_capability}"
+                    if self.imap_capability
+                    else ""
+                ),
                 imap_listeners=imap_listeners,
                 pop3_listeners=pop3_listeners,
             )

@@ -38,6 +38,7 @@ from .imap import Cursor, FetchedMessage, Folder, FolderSync, ImapMailbox, SyncB
 from .pop3 import Pop3Mailbox, PopMessage, uidls_to_delete
 from .settings import AUTHS, ConnectionSettings, default_port
 from .tls import create_ssl_context
+from .watch import Watcher
 
 
 __all__ = [
@@ -78,6 +79,7 @@ __all__ = [
     "TlsError",
     "TlsHandshakeFailed",
     "TlsNotSpokenOnPort",
+    "Watcher",
     "clean_server_text",
     "create_ssl_context",
     "default_port",

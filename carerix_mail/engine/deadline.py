@@ -4,6 +4,11 @@ A socket timeout restarts with every byte received, so a server trickling one
 byte a second (a tarpit) would hold a worker forever. Each line or block must
 therefore arrive within the read timeout plus one second per
 :data:`MIN_READ_RATE` bytes received.
+
+A socket its owner has made non-blocking (imapclient's ``idle_check``, the push
+watcher) is left so: a read then takes what has arrived and raises
+``BlockingIOError`` (``ssl.SSLWantReadError`` over TLS) when nothing has,
+keeping a partial line buffered for the next call.
 """
 
 import time
@@ -39,7 +44,17 @@ class DeadlineReader:
             self._pos = 0
         return data
 
+    @property
+    def buffered(self):
+        """Bytes received and not yet consumed (a poll of the socket cannot
+        see them)."""
+        return len(self._buffer) - self._pos
+
     def _receive(self, started):
+        if self._sock.gettimeout() == 0:  # non-blocking: never wait here
+            data = self._sock.recv(_CHUNK)
+            self._buffer += data
+            return bool(data)
         pending = len(self._buffer) - self._pos
         remaining = started + self.read_timeout + pending / MIN_READ_RATE
         remaining -= time.monotonic()

@@ -207,6 +207,18 @@ class _EngineIMAPClient(IMAPClient):
             self._engine_settings, self._engine_ssl_context, self._engine_session
         )
 
+    # ``idle_check`` polls the socket before reading: lines already in the
+    # reader's buffer must count as readable, or they wait for the next packet.
+    def _poll_socket(self, sock, timeout=None):
+        if self._imap._engine_reader.buffered:
+            return True
+        return super()._poll_socket(sock, timeout)
+
+    def _select_poll_socket(self, sock, timeout=None):
+        if self._imap._engine_reader.buffered:
+            return True
+        return super()._select_poll_socket(sock, timeout)
+
 
 class ImapMailbox(MailboxConnection):
     """A logged-in IMAP session; use as a context manager.

@@ -20,3 +20,5 @@ from . import mail_scheduled_message
 from . import ir_default
 from . import carerix_mailbox_oauth
 from . import res_config_settings
+from . import carerix_mailbox_sync_request
+from . import bus_presence

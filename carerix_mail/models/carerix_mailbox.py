@@ -9,6 +9,8 @@ from odoo.service.server import SLEEP_INTERVAL
 from odoo.sql_db import TestCursor
 from odoo.tools import config
 
+from odoo.addons.bus.models.bus_presence import DISCONNECTION_TIMER
+
 from ..engine import (
     ConnectionSettings,
     Cursor,
@@ -415,7 +417,21 @@ class CarerixMailbox(models.Model):
         self._check_owner_or_admin()
         box = self.sudo()
         if not box._claim_and_sync(mailbox_id=box.id):
-            raise UserError(_("This mailbox is being synchronised right now."))
+            # Synced after the running sync, which may have missed the newest mail.
+            self.env["carerix.mailbox.sync.request"].sudo()._request(box, "sync_now")
+            return {
+                "type": "ir.actions.client",
+                "tag": "display_notification",
+                "params": {
+                    "title": _("Sync requested"),
+                    "message": _(
+                        "This mailbox is being synchronised right now; it is "
+                        "synchronised again as soon as that ends."
+                    ),
+                    "type": "info",
+                    "sticky": False,
+                },
+            }
         if box.state == "failing":
             raise UserError(box.last_error)
         return {
@@ -545,10 +561,17 @@ class CarerixMailbox(models.Model):
         sync health) is written only through the claiming cursor, which commits
         at the end and releases the claim.
         """
+        # Owners online (a poll within Odoo's disconnection delay) come first.
         query = """
             SELECT id FROM carerix_mailbox
              WHERE {where}
-             ORDER BY last_attempt NULLS FIRST, id
+             ORDER BY EXISTS (
+                        SELECT 1 FROM bus_presence p
+                         WHERE p.user_id = carerix_mailbox.user_id
+                           AND p.last_poll > (now() AT TIME ZONE 'UTC')
+                                             - make_interval(secs => %s)
+                      ) DESC,
+                      last_attempt NULLS FIRST, id
              LIMIT 1
                FOR NO KEY UPDATE SKIP LOCKED
         """
@@ -562,6 +585,7 @@ class CarerixMailbox(models.Model):
                 " WHERE t.mailbox_id = carerix_mailbox.id AND t.status = 'connected'))"
             )
             params = [list(exclude) or [0]]
+        params.append(DISCONNECTION_TIMER)
         with self.env.registry.cursor() as lock_cr:
             # Read committed: another worker may have just written the health
             # of a row this claim looks at; under Odoo's default repeatable
@@ -588,6 +612,57 @@ class CarerixMailbox(models.Model):
             lock_cr.commit()  # pylint: disable=invalid-commit; the sync health, and the claim is released
         self.browse(row[0]).invalidate_recordset()
         return row[0]
+
+    @api.model
+    def _push_watch_signature(self):
+        """A digest of everything :meth:`_push_watch_list` depends on: the push
+        runner reads the list again only when it changes (one query; the
+        sync health, written at every sync, is left out)."""
+        self.env.cr.execute(
+            """
+            SELECT md5(concat(
+                (SELECT string_agg(concat_ws('|', id, host, port, login, protocol,
+                                             security, fetch_enabled, active,
+                                             last_sync_ok IS NOT NULL,
+                                             password_secret, ca_file), ','
+                                   ORDER BY id)
+                   FROM carerix_mailbox),
+                (SELECT string_agg(concat_ws('|', id, mailbox_id, name, role,
+                                             present), ',' ORDER BY id)
+                   FROM carerix_mailbox_folder),
+                (SELECT value FROM ir_config_parameter
+                  WHERE key = 'carerix_mail.timeout')
+            ))
+            """
+        )
+        return self.env.cr.fetchone()[0]
+
+    @api.model
+    def _push_watch_list(self):
+        """``{mailbox id: (engine settings, folder names)}`` of the mailboxes
+        the push runner watches: IMAP, fetching, first sync done (first syncs
+        stay with the cron); the Inbox first, then Sent."""
+        boxes = self.search(
+            [
+                ("protocol", "=", "imap"),
+                ("fetch_enabled", "=", True),
+                ("host", "!=", False),
+                ("last_sync_ok", "!=", False),
+            ]
+        )
+        watch = {}
+        for box in boxes:
+            folders = box.folder_ids.filtered(
+                lambda f: f.present and f.role in ("inbox", "sent")
+            ).sorted(lambda f: f.role != "inbox")
+            if not folders or folders[0].role != "inbox":
+                continue
+            try:
+                settings = box._engine_settings()
+            except UserError:
+                continue
+            watch[box.id] = (settings, tuple(folders.mapped("name")))
+        return watch
 
     def _sync(self, deadline=None):
         """Fetch and archive the new mail of this (claimed) mailbox, until the
@@ -792,18 +867,58 @@ class CarerixMailbox(models.Model):
                 type(error).__name__,
             )
             results = None
+        skipped = []
         if results is None:
-            skipped = []
+            results = []
             for message, (raw, meta) in zip(messages, items, strict=True):
                 result = self._archive_fetched(
                     raw, direction, folder_name, stats, history=history, **meta
                 )
                 if result is None:
                     skipped.append(message)
-            return skipped
-        for result in results:
-            self._count_archived(result, stats)
-        return []
+                results.append(result)
+        else:
+            for result in results:
+                self._count_archived(result, stats)
+        self._push_new_mail([result for result in results if result])
+        return skipped
+
+    def _push_new_mail(self, entries):
+        """Show the owner's open web clients the Inbox notifications of these
+        new entries, live, as Odoo does for its own (counter and list).
+
+        Only to the owner, and only with the transaction: Odoo's bus writes
+        its messages when the transaction commits and announces them after,
+        and a rollback drops them. Called outside the archiving savepoints, so
+        a batch rolled back to its savepoint sends nothing.
+        """
+        if not entries:
+            return
+        owner = self.user_id
+        # sudo: the owner's own Inbox notifications of mail just archived
+        notifications = (
+            self.env["mail.notification"]
+            .sudo()
+            .search(
+                [
+                    (
+                        "mail_message_id",
+                        "in",
+                        self.env["carerix.mailbox.message"]
+                        .browse([entry.id for entry in entries])
+                        .copy_ids.ids,
+                    ),
+                    ("res_partner_id", "=", owner.partner_id.id),
+                    ("notification_type", "=", "inbox"),
+                ]
+            )
+        )
+        for message in notifications.mail_message_id:
+            owner._bus_send_store(
+                message.with_user(owner).with_context(allowed_company_ids=[]),
+                for_current_user=True,
+                notification_type="mail.message/inbox",
+            )
 
     def _count_archived(self, result, stats):
         stats["fetched"] += 1

@@ -1,6 +1,6 @@
 from email.utils import parseaddr
 
-from odoo import Command, _, fields, models
+from odoo import Command, _, api, fields, models
 
 
 class CarerixMailboxMessage(models.Model):
@@ -67,6 +67,16 @@ class CarerixMailboxMessage(models.Model):
     # ------------------------------------------------------------------
     # Actions of My mail
     # ------------------------------------------------------------------
+    @api.model
+    def action_open_my_mail(self):
+        """*My mail* (the menu), after asking for a sync of the user's mailbox:
+        mail that arrived since the last sync shows up within seconds."""
+        mailbox = self.env.user._carerix_mailbox()
+        self.env["carerix.mailbox.sync.request"].sudo()._request(mailbox, "my_mail")
+        return self.env["ir.actions.act_window"]._for_xml_id(
+            "carerix_mail.carerix_mailbox_message_action"
+        )
+
     def _carerix_answered_message(self, parent_id):
         """A post on a synced mail (the owner's *My mail*) answers that mail,
         unless he chose another message of it."""

@@ -15,3 +15,6 @@ from . import test_faults
 from . import test_folder_cursors
 from . import test_cron_budget
 from . import test_oauth
+from . import test_sync_request
+from . import test_push_runner
+from . import test_push_tour
