@@ -440,8 +440,8 @@ class CarerixMailbox(models.Model):
             "params": {
                 "title": _("Mailbox synchronised"),
                 "message": _(
-                    "%(fetched)s messages fetched, %(archived)s archived, "
-                    "%(unmatched)s without a matching partner so far.",
+                    "Fetched: %(fetched)s. Archived: %(archived)s. Without a "
+                    "matching partner so far: %(unmatched)s.",
                     fetched=box.count_fetched,
                     archived=box.count_archived,
                     unmatched=box.count_unmatched,

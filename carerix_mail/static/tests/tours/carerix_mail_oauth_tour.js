@@ -113,7 +113,7 @@ registry.category("web_tour.tours").add("carerix_mail_oauth", {
         },
         {
             content: "The mail on the server is archived",
-            trigger: ".o_notification:contains(1 messages fetched, 1 archived)",
+            trigger: ".o_notification:contains(Fetched: 1. Archived: 1.)",
         },
         screenshot("oauth_synced"),
     ],
