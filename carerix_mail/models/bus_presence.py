@@ -13,7 +13,9 @@ class BusPresence(models.Model):
         """When a user comes online (no poll for longer than Odoo's disconnection
         delay), ask for a sync of his mailbox: he sees his latest mail first."""
         came_online = False
-        if identity_field == "user_id" and identity_value:
+        # users without a mailbox pay no query (the recruiters are cached)
+        recruiters = self.env["res.users"]._carerix_recruiter_partners().values()
+        if identity_field == "user_id" and identity_value in recruiters:
             presence = self.search([("user_id", "=", identity_value)])
             since = fields.Datetime.now() - timedelta(seconds=DISCONNECTION_TIMER)
             came_online = not presence or presence.last_poll < since

@@ -9,6 +9,7 @@ from unittest.mock import patch
 from odoo import fields
 from odoo.tests import tagged
 
+from odoo.addons.bus.models.bus_presence import BusPresence
 from odoo.addons.carerix_mail.models.carerix_mailbox_folder import (
     CarerixMailboxFolder,
 )
@@ -51,6 +52,27 @@ class TestSyncRequest(SyncCase):
         with self.real_env(user_id) as env:
             env.cr.execute("SET LOCAL lock_timeout = %s", [lock_timeout])
             env["bus.presence"]._update_presence(0, "user_id", user_id)
+
+    def test_presence_of_a_user_without_mailbox_costs_what_it_costs_in_odoo(self):
+        self.make_recruiter()  # recruiters exist, this user is none of them
+        with self.real_env() as env:
+            plain = env["res.users"].create(
+                {"name": "Plain", "login": unique("plain"), "email": "p@x.example"}
+            )
+            stock = BusPresence._update_presence.__get__(env["bus.presence"])
+            stock(0, "user_id", plain.id)  # his presence row exists
+            env["res.users"]._carerix_recruiter_partners()  # cached, as usual
+            env.flush_all()
+            counts = []
+            for update in (stock, env["bus.presence"]._update_presence):
+                env.invalidate_all()
+                before = env.cr.sql_log_count
+                update(0, "user_id", plain.id)
+                env.flush_all()
+                counts.append(env.cr.sql_log_count - before)
+            self.assertEqual(counts[1], counts[0])
+            self.assertGreater(counts[0], 0)
+        self.assertEqual(self._requests(), {})
 
     def test_owner_online_requests_sync_served_by_its_cron(self):
         user_id, login, email = self.make_recruiter()
