@@ -286,6 +286,7 @@ def test_engine_oauth_presets():
         "https://login.microsoftonline.com/organizations/oauth2/v2.0/token"
     )
     assert "https://outlook.office.com/POP.AccessAsUser.All" in ms.scopes
+    assert "https://outlook.office.com/SMTP.Send" in ms.scopes
     assert "offline_access" in ms.scopes
     g = oauth.google()
     assert g.authorize_url == "https://accounts.google.com/o/oauth2/v2/auth"
