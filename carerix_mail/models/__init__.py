@@ -18,4 +18,5 @@ from . import ir_attachment
 from . import mail_scheduled_message
 from . import ir_default
 from . import carerix_mailbox_oauth
+from . import carerix_mailbox_smtp
 from . import res_config_settings

@@ -172,6 +172,50 @@ class CarerixMailbox(models.Model):
         readonly=True,
         user_setting=True,
     )
+    # Outgoing mail (carerix_mailbox_smtp.py): the company's server, or the
+    # user's own, signed in with the outgoing password or the OAuth2 tokens.
+    smtp_mode = fields.Selection(
+        [("company", "Company server"), ("own", "My own server")],
+        "Send through",
+        default="company",
+        required=True,
+        help="My own server: what you send from Odoo leaves through your own "
+        "mail server, with your address as sender.",
+        user_setting=True,
+    )
+    smtp_host = fields.Char("Outgoing mail server", user_setting=True)
+    smtp_port = fields.Integer("Outgoing port", user_setting=True)
+    smtp_security = fields.Selection(
+        [("starttls", "STARTTLS"), ("ssl", "SSL/TLS"), ("none", "None")],
+        "Outgoing security",
+        default="starttls",
+        required=True,
+        user_setting=True,
+    )
+    smtp_security_none_confirmed = fields.Boolean(
+        "I understand the risk of sending without encryption",
+        help="Without encryption my password and my mail cross the network "
+        "readable by anyone on the way.",
+        user_setting=True,
+    )
+    smtp_login = fields.Char(
+        "Outgoing username",
+        help="Leave empty to use the username of the incoming mail server.",
+        user_setting=True,
+    )
+    smtp_files_sent = fields.Boolean(
+        "Server files sent mail",
+        help="The server puts what it sends in the Sent folder itself (Microsoft "
+        "365, Gmail): Odoo then adds no copy there.",
+        user_setting=True,
+    )
+    smtp_has_password = fields.Boolean(
+        "Own outgoing password set",
+        compute="_compute_smtp_has_password",
+        readonly=True,
+        help="Without one, the password of the incoming mail server is used.",
+        user_setting=True,
+    )
     ca_file = fields.Char(
         "Trusted CA file",
         help="PEM file of an extra certificate authority to trust (technical).",
@@ -210,12 +254,21 @@ class CarerixMailbox(models.Model):
             "CHECK(remove_after_days >= 0)",
             "The number of days must be positive.",
         ),
+        (
+            "smtp_port_range",
+            "CHECK(smtp_port IS NULL OR (smtp_port >= 0 AND smtp_port < 65536))",
+            "The outgoing port must be between 1 and 65535.",
+        ),
     ]
 
     def init(self):
         self.env.cr.execute(
             "ALTER TABLE carerix_mailbox "
             "ADD COLUMN IF NOT EXISTS password_secret VARCHAR"
+        )
+        self.env.cr.execute(
+            "ALTER TABLE carerix_mailbox "
+            "ADD COLUMN IF NOT EXISTS smtp_password_secret VARCHAR"
         )
 
     def _valid_field_parameter(self, field, name):

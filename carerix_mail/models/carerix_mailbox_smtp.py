@@ -1,0 +1,174 @@
+"""Outgoing mail through the user's own server (SMTP submission).
+
+The settings are fields of carerix.mailbox (``smtp_*``, in carerix_mailbox.py,
+shown on the Email settings page). The outgoing password is write-only like the
+incoming one: the column ``smtp_password_secret`` is not an ORM field, and only
+:meth:`_smtp_engine_settings` reads it. Empty, the incoming password is used;
+with the OAuth2 sign-in (Microsoft 365, Google) the same tokens are used.
+"""
+
+import logging
+
+from odoo import _, api, models
+from odoo.exceptions import UserError
+
+from ..engine import (
+    ConnectionSettings,
+    MailError,
+    OAuthTokenRejected,
+    SmtpSubmission,
+    default_port,
+)
+
+_logger = logging.getLogger(__name__)
+
+# The outgoing server of each provider: (host, port, security); both file what
+# they send in the Sent folder themselves.
+SMTP_PRESETS = {
+    "microsoft": ("smtp.office365.com", 587, "starttls"),
+    "google": ("smtp.gmail.com", 465, "ssl"),
+}
+
+
+class CarerixMailboxSmtp(models.Model):
+    _inherit = "carerix.mailbox"
+
+    # ------------------------------------------------------------------
+    # Outgoing password (write-only)
+    # ------------------------------------------------------------------
+    def _compute_smtp_has_password(self):
+        if not self.ids:
+            self.smtp_has_password = False
+            return
+        self.env.cr.execute(
+            "SELECT id FROM carerix_mailbox WHERE id IN %s "
+            "AND COALESCE(smtp_password_secret, '') != ''",
+            [tuple(self.ids)],
+        )
+        with_password = {row[0] for row in self.env.cr.fetchall()}
+        for box in self:
+            box.smtp_has_password = box.id in with_password
+
+    def _set_smtp_password(self, password):
+        """Store the outgoing ``password``; callers check that the user may."""
+        self.flush_recordset()
+        self.env.cr.execute(
+            "UPDATE carerix_mailbox SET smtp_password_secret = %s WHERE id IN %s",
+            [password or None, tuple(self.ids)],
+        )
+        self.invalidate_recordset(["smtp_has_password"])
+
+    def _get_smtp_password(self):
+        """The outgoing password, else the incoming one."""
+        self.ensure_one()
+        self.env.cr.execute(
+            "SELECT smtp_password_secret FROM carerix_mailbox WHERE id = %s",
+            [self.id],
+        )
+        row = self.env.cr.fetchone()
+        return (row and row[0]) or self._get_password()
+
+    # ------------------------------------------------------------------
+    # Settings
+    # ------------------------------------------------------------------
+    @api.constrains("smtp_mode", "smtp_security", "smtp_security_none_confirmed")
+    def _check_smtp_security_none_confirmed(self):
+        for box in self:
+            if (
+                box.smtp_mode == "own"
+                and box.smtp_security == "none"
+                and not box.smtp_security_none_confirmed
+            ):
+                raise UserError(
+                    _(
+                        "Outgoing security 'None' sends your password and your "
+                        "mail unencrypted. Confirm that you understand this, or "
+                        "choose STARTTLS or SSL/TLS."
+                    )
+                )
+
+    def _smtp_engine_settings(self, timeout=None, force_refresh=False):
+        """The engine's settings for the user's own outgoing server."""
+        self.ensure_one()
+        login = (self.smtp_login or self.login or "").strip()
+        if not self.smtp_host or not login:
+            raise UserError(
+                _(
+                    "Enter the outgoing mail server and the user name of %(user)s "
+                    "first.",
+                    user=self.user_id.name,
+                )
+            )
+        kwargs = {}
+        if timeout:
+            kwargs = {"connect_timeout": timeout, "read_timeout": timeout}
+        if self.auth_method == "password":
+            kwargs["password"] = self._get_smtp_password()
+        else:
+            kwargs["password"] = ""
+            kwargs["auth"] = "oauth2"
+            kwargs["access_token"] = self._oauth_access_token(
+                force=bool(force_refresh),
+                rejected=force_refresh if isinstance(force_refresh, str) else None,
+            )
+        return ConnectionSettings(
+            host=self.smtp_host.strip(),
+            port=self.smtp_port or default_port("smtp", self.smtp_security),
+            login=login,
+            protocol="smtp",
+            security=self.smtp_security,
+            ca_file=self.sudo().ca_file or None,
+            **kwargs,
+        )
+
+    def _smtp_open(self, timeout=None):
+        """A logged-in :class:`SmtpSubmission` (not entered: the caller closes
+        it). An access token the server rejects is refreshed once."""
+        submission = SmtpSubmission(self._smtp_engine_settings(timeout=timeout))
+        try:
+            return submission.connect()
+        except OAuthTokenRejected as error:
+            if self.auth_method == "password":
+                raise
+            _logger.info(
+                "Mailbox %s: outgoing token rejected (%s), refreshing", self.id, error
+            )
+            rejected = submission.settings.access_token
+            submission = SmtpSubmission(
+                self._smtp_engine_settings(timeout=timeout, force_refresh=rejected)
+            )
+            return submission.connect()
+
+    # ------------------------------------------------------------------
+    # Test outgoing (EHLO, STARTTLS, AUTH, QUIT: nothing is sent)
+    # ------------------------------------------------------------------
+    def action_test_outgoing(self):
+        self.ensure_one()
+        self._check_owner_or_admin()
+        box = self.sudo()
+        if box.smtp_mode != "own":
+            raise UserError(
+                _("Choose 'My own server' to test an outgoing mail server.")
+            )
+        try:
+            submission = box._smtp_open(timeout=20)
+        except MailError as error:
+            _logger.info("Mailbox %s: Test outgoing failed: %s", box.id, error)
+            raise UserError(box._user_message(error)) from None
+        settings = submission.settings
+        submission.quit()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": _("Outgoing server works"),
+                "message": _(
+                    "Signed in to %(host)s:%(port)s as %(login)s. Nothing was sent.",
+                    host=settings.host,
+                    port=settings.port,
+                    login=settings.login,
+                ),
+                "type": "success",
+                "sticky": False,
+            },
+        }
