@@ -235,6 +235,10 @@ class SmtpSubmission(MailboxConnection):
         """Send QUIT and close, never raising."""
         self._disconnect(goodbye=True)
 
+    def close(self):
+        """Close the socket without QUIT, never raising."""
+        self._disconnect(goodbye=False)
+
     def send(self, from_addr, to_addrs, message):
         """Send ``message`` (bytes or ``email.message.Message``) to ``to_addrs``;
         returns the recipients refused while others were accepted

@@ -19,4 +19,5 @@ from . import mail_scheduled_message
 from . import ir_default
 from . import carerix_mailbox_oauth
 from . import carerix_mailbox_smtp
+from . import mail_mail_smtp
 from . import res_config_settings

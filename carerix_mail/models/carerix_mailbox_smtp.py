@@ -139,6 +139,16 @@ class CarerixMailboxSmtp(models.Model):
             )
             return submission.connect()
 
+    def _carerix_smtp_from(self):
+        """The address the owner sends from through his own server: his
+        Outgoing From address, else his user name there if it is an address."""
+        self.ensure_one()
+        for value in (self.from_address, self.smtp_login, self.login):
+            address = (value or "").strip()
+            if "@" in address:
+                return address
+        return ""
+
     # ------------------------------------------------------------------
     # Test outgoing (EHLO, STARTTLS, AUTH, QUIT: nothing is sent)
     # ------------------------------------------------------------------
