@@ -342,6 +342,38 @@ class _Service:
             _LIVE.remove(self)
 
 
+class _ChildServer(_Service):
+    """A server of this script run in a process of its own, listening on
+    ``self.host``/``self.port``; :meth:`_marker` is in its command line."""
+
+    label = "server"
+
+    def _marker(self) -> str:
+        raise NotImplementedError
+
+    def _start_process(self, argv: list, output: Path):
+        self._proc = _spawn([sys.executable, __file__, *argv], output)
+        self.pid = self._proc.pid
+        self._track()
+        deadline = time.monotonic() + READY_TIMEOUT
+        while not _port_open(self.host, self.port):
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise DevServiceError(f"{self.label} did not start:\n" + _tail(output))
+            time.sleep(0.02)
+
+    def stop(self):
+        """Stop the server's process; safe to call twice."""
+        self._untrack()
+        if self.pid is not None:
+            _kill_group(self.pid, self._marker(), timeout=5, proc=self._proc)
+        self.pid = None
+        self._proc = None
+
+    def is_running(self) -> bool:
+        return self.pid is not None and bool(_group_members(self.pid))
+
+
 # ---------------------------------------------------------------------------
 # certificate authority
 
@@ -1390,7 +1422,7 @@ def serve_idp(config_file) -> None:
         server.server_close()
 
 
-class IdentityProvider(_Service):
+class IdentityProvider(_ChildServer):
     """A local OAuth2 identity provider over HTTPS (a certificate of `ca`, the
     per-run CA), in a process of its own. It serves both Microsoft's path
     layout (``/{tenant}/oauth2/v2.0/authorize|token``) and Google's
@@ -1399,6 +1431,7 @@ class IdentityProvider(_Service):
     """
 
     kind = "idp"
+    label = "identity provider"
     host = "127.0.0.1"
 
     def __init__(self, base_dir, *, ca: CertificateAuthority | None = None):
@@ -1448,33 +1481,13 @@ class IdentityProvider(_Service):
         }
         self.config_file.write_text(json.dumps(config))
         self.config_file.chmod(0o600)
-        self._proc = _spawn(
-            [sys.executable, __file__, "idp-serve", str(self.config_file)],
-            self.base_dir / "idp.out",
+        self._start_process(
+            ["idp-serve", str(self.config_file)], self.base_dir / "idp.out"
         )
-        self.pid = self._proc.pid
-        self._track()
-        deadline = time.monotonic() + READY_TIMEOUT
-        while not _port_open(self.host, self.port):
-            if self._proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise DevServiceError(
-                    "identity provider did not start:\n"
-                    + _tail(self.base_dir / "idp.out")
-                )
-            time.sleep(0.02)
         return self
 
-    def stop(self):
-        """Stop the provider's process; safe to call twice."""
-        self._untrack()
-        if self.pid is not None:
-            _kill_group(self.pid, str(self.config_file), timeout=5, proc=self._proc)
-        self.pid = None
-        self._proc = None
-
-    def is_running(self) -> bool:
-        return self.pid is not None and bool(_group_members(self.pid))
+    def _marker(self) -> str:
+        return str(self.config_file)
 
     def state(self) -> dict:
         return {
@@ -1685,13 +1698,14 @@ def serve_sink(port, directory) -> None:
         server.server_close()
 
 
-class SmtpSink(_Service):
+class SmtpSink(_ChildServer):
     """A plain SMTP server on 127.0.0.1 that accepts any mail (no AUTH, no TLS)
     and keeps it in ``base_dir/mail`` for the tests to read; in a process of
     its own. Dovecot's submission service relays to it; Odoo's company
     outgoing server in the benchmark sends to it directly."""
 
     kind = "sink"
+    label = "SMTP sink"
     host = "127.0.0.1"
 
     def __init__(self, base_dir):
@@ -1712,38 +1726,14 @@ class SmtpSink(_Service):
             raise DevServiceError("SMTP sink already started")
         self.mail_dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port(self.host)
-        self._proc = _spawn(
-            [
-                sys.executable,
-                __file__,
-                "sink-serve",
-                str(self.port),
-                str(self.mail_dir),
-            ],
+        self._start_process(
+            ["sink-serve", str(self.port), str(self.mail_dir)],
             self.base_dir / "sink.out",
         )
-        self.pid = self._proc.pid
-        self._track()
-        deadline = time.monotonic() + READY_TIMEOUT
-        while not _port_open(self.host, self.port):
-            if self._proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise DevServiceError(
-                    "SMTP sink did not start:\n" + _tail(self.base_dir / "sink.out")
-                )
-            time.sleep(0.02)
         return self
 
-    def stop(self):
-        """Stop the sink's process; safe to call twice."""
-        self._untrack()
-        if self.pid is not None:
-            _kill_group(self.pid, str(self.mail_dir), timeout=5, proc=self._proc)
-        self.pid = None
-        self._proc = None
-
-    def is_running(self) -> bool:
-        return self.pid is not None and bool(_group_members(self.pid))
+    def _marker(self) -> str:
+        return str(self.mail_dir)
 
     def state(self) -> dict:
         return {

@@ -190,6 +190,17 @@ def _plain_user_pool(dovecot_nostarttls):
     return _UserPool(dovecot_nostarttls, 10)
 
 
+@pytest.fixture(scope="session")
+def _bearer_pool(dovecot_oauthbearer):
+    return _UserPool(dovecot_oauthbearer, 8)
+
+
+@pytest.fixture
+def bearer_user(_bearer_pool):
+    """A fresh user on the Dovecot that offers OAUTHBEARER only."""
+    return _bearer_pool.take()
+
+
 @pytest.fixture
 def mail_user(_user_pool):
     """A fresh user (unique login, empty mailbox) on :func:`dovecot`."""

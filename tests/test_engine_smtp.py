@@ -30,18 +30,7 @@ from carerix_mail.engine import (
     default_port,
     translate_send_error,
 )
-from conftest import OAUTH_CLIENT, _UserPool
-
-
-@pytest.fixture(scope="session")
-def _bearer_pool(dovecot_oauthbearer):
-    return _UserPool(dovecot_oauthbearer, 4)
-
-
-@pytest.fixture
-def bearer_user(_bearer_pool):
-    """A fresh user on the Dovecot that offers OAUTHBEARER only."""
-    return _bearer_pool.take()
+from conftest import OAUTH_CLIENT
 
 
 def _message(sender, to="bob@example.com", subject="Hello"):

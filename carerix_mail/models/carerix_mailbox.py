@@ -7,7 +7,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.service.server import SLEEP_INTERVAL
 from odoo.sql_db import TestCursor
-from odoo.tools import config
+from odoo.tools import SQL, config
 
 from ..engine import (
     ConnectionSettings,
@@ -278,35 +278,64 @@ class CarerixMailbox(models.Model):
     # ------------------------------------------------------------------
     # Password (write-only)
     # ------------------------------------------------------------------
-    def _compute_has_password(self):
+    # Write-only secrets: {column (no ORM field): its "is set" field}.
+    _SECRET_COLUMNS = {
+        "password_secret": "has_password",
+        "smtp_password_secret": "smtp_has_password",
+    }
+
+    def _compute_secret_set(self, column):
+        """Set the "is set" field of ``column`` on these mailboxes."""
+        flag = self._SECRET_COLUMNS[column]
         if not self.ids:
-            self.has_password = False
+            self[flag] = False
             return
         self.env.cr.execute(
-            "SELECT id FROM carerix_mailbox WHERE id IN %s "
-            "AND COALESCE(password_secret, '') != ''",
-            [tuple(self.ids)],
+            SQL(
+                "SELECT id FROM carerix_mailbox WHERE id IN %s "
+                "AND COALESCE(%s, '') != ''",
+                tuple(self.ids),
+                SQL.identifier(column),
+            )
         )
-        with_password = {row[0] for row in self.env.cr.fetchall()}
+        with_secret = {row[0] for row in self.env.cr.fetchall()}
         for box in self:
-            box.has_password = box.id in with_password
+            box[flag] = box.id in with_secret
 
-    def _set_password(self, password):
-        """Store ``password``; callers check that the user may do so."""
+    def _set_secret(self, column, value):
+        """Store ``value`` in ``column``; callers check that the user may."""
         self.flush_recordset()
         self.env.cr.execute(
-            "UPDATE carerix_mailbox SET password_secret = %s WHERE id IN %s",
-            [password or None, tuple(self.ids)],
+            SQL(
+                "UPDATE carerix_mailbox SET %s = %s WHERE id IN %s",
+                SQL.identifier(column),
+                value or None,
+                tuple(self.ids),
+            )
         )
-        self.invalidate_recordset(["has_password"])
+        self.invalidate_recordset([self._SECRET_COLUMNS[column]])
 
-    def _get_password(self):
+    def _get_secret(self, column):
         self.ensure_one()
         self.env.cr.execute(
-            "SELECT password_secret FROM carerix_mailbox WHERE id = %s", [self.id]
+            SQL(
+                "SELECT %s FROM carerix_mailbox WHERE id = %s",
+                SQL.identifier(column),
+                self.id,
+            )
         )
         row = self.env.cr.fetchone()
         return (row and row[0]) or ""
+
+    def _compute_has_password(self):
+        self._compute_secret_set("password_secret")
+
+    def _set_password(self, password):
+        """Store ``password``; callers check that the user may do so."""
+        self._set_secret("password_secret", password)
+
+    def _get_password(self):
+        return self._get_secret("password_secret")
 
     # ------------------------------------------------------------------
     # Settings
@@ -370,18 +399,7 @@ class CarerixMailbox(models.Model):
             except ValueError:
                 _logger.warning("carerix_mail.timeout is not a number: %r", param)
                 timeout = None
-        kwargs = {}
-        if timeout and timeout > 0:
-            kwargs = {"connect_timeout": timeout, "read_timeout": timeout}
-        if self.auth_method == "password":
-            kwargs["password"] = self._get_password()
-        else:
-            kwargs["password"] = ""
-            kwargs["auth"] = "oauth2"
-            kwargs["access_token"] = self._oauth_access_token(
-                force=bool(force_refresh),
-                rejected=force_refresh if isinstance(force_refresh, str) else None,
-            )
+        kwargs = self._credentials(self._get_password, timeout, force_refresh)
         return ConnectionSettings(
             host=self.host.strip(),
             port=self.port or default_port(self.protocol, self.security),
@@ -391,6 +409,24 @@ class CarerixMailbox(models.Model):
             ca_file=self.sudo().ca_file or None,
             **kwargs,
         )
+
+    def _credentials(self, get_password, timeout, force_refresh):
+        """The timeouts and the sign-in of the engine's settings: the password
+        from ``get_password()``, or the OAuth2 access token (see
+        :meth:`_engine_settings` for ``force_refresh``)."""
+        kwargs = {}
+        if timeout and timeout > 0:
+            kwargs = {"connect_timeout": timeout, "read_timeout": timeout}
+        if self.auth_method == "password":
+            kwargs["password"] = get_password()
+        else:
+            kwargs["password"] = ""
+            kwargs["auth"] = "oauth2"
+            kwargs["access_token"] = self._oauth_access_token(
+                force=bool(force_refresh),
+                rejected=force_refresh if isinstance(force_refresh, str) else None,
+            )
+        return kwargs
 
     def _open(self, timeout=None, force_refresh=False):
         settings = self._engine_settings(timeout=timeout, force_refresh=force_refresh)

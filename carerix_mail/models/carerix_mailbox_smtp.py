@@ -37,36 +37,15 @@ class CarerixMailboxSmtp(models.Model):
     # Outgoing password (write-only)
     # ------------------------------------------------------------------
     def _compute_smtp_has_password(self):
-        if not self.ids:
-            self.smtp_has_password = False
-            return
-        self.env.cr.execute(
-            "SELECT id FROM carerix_mailbox WHERE id IN %s "
-            "AND COALESCE(smtp_password_secret, '') != ''",
-            [tuple(self.ids)],
-        )
-        with_password = {row[0] for row in self.env.cr.fetchall()}
-        for box in self:
-            box.smtp_has_password = box.id in with_password
+        self._compute_secret_set("smtp_password_secret")
 
     def _set_smtp_password(self, password):
         """Store the outgoing ``password``; callers check that the user may."""
-        self.flush_recordset()
-        self.env.cr.execute(
-            "UPDATE carerix_mailbox SET smtp_password_secret = %s WHERE id IN %s",
-            [password or None, tuple(self.ids)],
-        )
-        self.invalidate_recordset(["smtp_has_password"])
+        self._set_secret("smtp_password_secret", password)
 
     def _get_smtp_password(self):
         """The outgoing password, else the incoming one."""
-        self.ensure_one()
-        self.env.cr.execute(
-            "SELECT smtp_password_secret FROM carerix_mailbox WHERE id = %s",
-            [self.id],
-        )
-        row = self.env.cr.fetchone()
-        return (row and row[0]) or self._get_password()
+        return self._get_secret("smtp_password_secret") or self._get_password()
 
     # ------------------------------------------------------------------
     # Settings
@@ -99,18 +78,7 @@ class CarerixMailboxSmtp(models.Model):
                     user=self.user_id.name,
                 )
             )
-        kwargs = {}
-        if timeout:
-            kwargs = {"connect_timeout": timeout, "read_timeout": timeout}
-        if self.auth_method == "password":
-            kwargs["password"] = self._get_smtp_password()
-        else:
-            kwargs["password"] = ""
-            kwargs["auth"] = "oauth2"
-            kwargs["access_token"] = self._oauth_access_token(
-                force=bool(force_refresh),
-                rejected=force_refresh if isinstance(force_refresh, str) else None,
-            )
+        kwargs = self._credentials(self._get_smtp_password, timeout, force_refresh)
         return ConnectionSettings(
             host=self.smtp_host.strip(),
             port=self.smtp_port or default_port("smtp", self.smtp_security),

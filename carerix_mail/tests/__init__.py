@@ -15,3 +15,5 @@ from . import test_faults
 from . import test_folder_cursors
 from . import test_cron_budget
 from . import test_oauth
+from . import test_outgoing_server
+from . import test_send_own_server

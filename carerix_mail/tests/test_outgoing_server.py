@@ -2,12 +2,21 @@
 presets, the write-only outgoing password, and Test outgoing against Dovecot's
 real submission service (nothing is sent)."""
 
+import email
+import json
 import uuid
 
 from odoo.exceptions import UserError
-from odoo.tests import Form, tagged
+from odoo.tests import Form, HttpCase, new_test_user, tagged
 
-from .common import load_sink
+from .common import (
+    assert_screenshots,
+    build_tour_assets,
+    load_dovecot,
+    load_sink,
+    screenshot_on_request,
+    unique,
+)
 from .test_settings import ADMIN_VIEW, PREFERENCES_VIEW, SettingsCase
 
 
@@ -167,3 +176,94 @@ class TestTestOutgoing(OutgoingCase):
         self.configure_outgoing()
         with self.assertRaises(Exception):  # noqa: B017 - AccessError
             self.click_test_outgoing(user=self.other)
+
+
+@tagged("post_install", "-at_install")
+class TestOutgoingTour(HttpCase):
+    """A recruiter configures his own outgoing server, tests it and sends a
+    standard message to a candidate, in a real browser (Chromium)."""
+
+    browser_size = "1366x1000"
+
+    def test_recruiter_sends_through_his_own_server(self):
+        dovecot, sink = load_dovecot(), load_sink()
+        login = unique("out")
+        password = "pw-" + uuid.uuid4().hex
+        dovecot.add_user(login, password)
+        self.addCleanup(dovecot.remove_user, login)
+        user_login = unique("sender")
+        address = f"{user_login}@agency.example"
+        user = new_test_user(
+            self.env,
+            login=user_login,
+            groups="base.group_user,base.group_partner_manager",
+            name="Otto Outgoing",
+            tz="Europe/Amsterdam",
+            email=address,
+        )
+        box = user._carerix_mailbox(create=True).sudo()
+        box.write(
+            {
+                "host": dovecot.host,
+                "port": dovecot.imap_port,
+                "login": login,
+                "from_address": address,
+                "ca_file": dovecot.ca_file,
+            }
+        )
+        box._set_password(password)
+        candidate_email = f"{unique('cand')}@mail.example"
+        candidate = self.env["res.partner"].create(
+            {"name": "Carla Candidate", "email": candidate_email}
+        )
+        values = {
+            "host": dovecot.host,
+            "port": dovecot.submission_port,
+            "candidate": candidate.id,
+        }
+        options = {"stepDelay": 0, "keepWatchBrowser": False, "debug": False}
+        code = (
+            f"window.carerixTourValues = {json.dumps(values)}; "
+            f"odoo.startTour('carerix_mail_outgoing', {json.dumps(options)})"
+        )
+        build_tour_assets(self.env)
+        futures = {}
+        with screenshot_on_request(futures):
+            self.start_tour(
+                "/odoo",
+                "carerix_mail_outgoing",
+                login=user_login,
+                code=code,
+                timeout=180,
+            )
+        assert_screenshots(
+            self, futures, {"outgoing_settings", "outgoing_test", "outgoing_sent"}
+        )
+        box.invalidate_recordset()
+        self.assertEqual(
+            (box.smtp_mode, box.smtp_host, box.smtp_port),
+            ("own", dovecot.host, dovecot.submission_port),
+        )
+        message = self.env["mail.message"].search(
+            [("model", "=", "res.partner"), ("res_id", "=", candidate.id)],
+            order="id desc",
+            limit=1,
+        )
+        self.assertEqual(message.subject, "Invitation to an interview")
+        queued = (
+            self.env["mail.mail"]
+            .sudo()
+            .search([("mail_message_id", "=", message.id), ("state", "=", "outgoing")])
+        )
+        queued.send()  # when the request left it for after its commit
+        received = [
+            email.message_from_bytes(m["raw"])
+            for m in sink.messages()
+            if candidate_email in m["rcpt_tos"]
+        ]
+        self.assertEqual(len(received), 1)
+        self.assertIn(address, received[0]["From"])
+        self.assertEqual(received[0]["Message-ID"], message.message_id)
+        entry = self.env["carerix.mailbox.message"].search([("owner_id", "=", user.id)])
+        self.assertEqual(entry.direction, "outgoing")
+        self.assertIn(candidate, entry.partner_ids | message.partner_ids)

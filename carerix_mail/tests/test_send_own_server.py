@@ -13,29 +13,18 @@ from email.utils import getaddresses
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from .common import SyncCase, load_sink, unique
-from .test_outgoing import NoSmtpMixin, TestSentFolder, _alias_domain
+from .common import load_sink, unique
+from .test_outgoing import SentFolderCase
 
 MUTE = "odoo.addons.mail.models.mail_mail"
 
 
 @tagged("post_install", "-at_install")
-class TestSendOwnServer(NoSmtpMixin, SyncCase):
+class TestSendOwnServer(SentFolderCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls.sink = load_sink()
-
-    def setUp(self):
-        super().setUp()
-        with self.real_env() as env:
-            previous = env.company.alias_domain_id.id
-            _alias_domain(env)
-        self.addCleanup(self._restore_alias_domain, previous)
-
-    # The helpers of the Sent folder tests (they call no super()).
-    _restore_alias_domain = TestSentFolder._restore_alias_domain
-    send = TestSentFolder.send
 
     def own_recruiter(self, files_sent=False, **vals):
         values = {
@@ -49,10 +38,9 @@ class TestSendOwnServer(NoSmtpMixin, SyncCase):
         values.update(vals)
         user_id, login, email_address = self.make_recruiter(**values)
         with self.real_env() as env:
-            user = env["res.users"].browse(user_id)
-            user.groups_id = [(4, env.ref("base.group_partner_manager").id)]
             # his address at his own server: From and envelope
-            user._carerix_mailbox().from_address = email_address
+            box = env["res.users"].browse(user_id)._carerix_mailbox()
+            box.from_address = email_address
         self.dovecot.create_folder(login, "Sent")
         return user_id, login, email_address
 
