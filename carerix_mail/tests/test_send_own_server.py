@@ -14,7 +14,8 @@ from odoo.tests import tagged
 from odoo.tools import mute_logger
 
 from .common import load_sink, unique
-from .test_outgoing import SentFolderCase
+from .test_oauth import OAuthSyncCase
+from .test_outgoing import NoSmtpMixin, SentFolderCase
 
 MUTE = "odoo.addons.mail.models.mail_mail"
 
@@ -234,3 +235,64 @@ class TestSendOwnServer(SentFolderCase):
         self.assertEqual(self.received(mid), [])
         ((state, _reason),) = self.mail_state(message_id)
         self.assertEqual(state, "outgoing")
+
+
+@tagged("post_install", "-at_install")
+class TestSendOwnServerOAuth(NoSmtpMixin, OAuthSyncCase):
+    """Signed in with "Microsoft 365" (the local identity provider): the same
+    tokens sign in to his outgoing server (XOAUTH2), refreshed once when the
+    server rejects one."""
+
+    def test_sent_with_the_oauth_sign_in_and_one_forced_refresh(self):
+        sink = load_sink()
+        user_id, login, address = self.make_oauth_recruiter()
+        with self.real_env() as env:
+            user = env["res.users"].browse(user_id)
+            user.groups_id = [(4, env.ref("base.group_partner_manager").id)]
+            user._carerix_mailbox().write(
+                {
+                    "from_address": address,
+                    "smtp_mode": "own",
+                    "smtp_host": self.dovecot.host,
+                    "smtp_port": self.dovecot.submission_port,
+                    "smtp_security": "starttls",
+                }
+            )
+        candidate = self.make_partner(
+            name="Candidate", email=f"{unique('cand')}@mail.example"
+        )
+        for subject in ("First", "After the token expired"):
+            before = self.token_requests()
+            with self.real_env(uid=user_id) as env:
+                mid = (
+                    env["res.partner"]
+                    .browse(candidate)
+                    .message_post(
+                        body="<p>Hello</p>",
+                        subject=subject,
+                        partner_ids=[candidate],
+                        message_type="comment",
+                        subtype_xmlid="mail.mt_comment",
+                    )
+                    .message_id
+                )
+            received = [
+                m
+                for m in sink.messages()
+                if email.message_from_bytes(m["raw"])["Message-ID"] == mid
+            ]
+            self.assertEqual(len(received), 1, subject)
+            self.assertEqual(received[0]["mail_from"], address)
+            self.assertIn("method=XOAUTH2", self._last_submission_login(login))
+            # The first mail used the saved token; the second one was
+            # rejected (expired at the provider) and refreshed once.
+            self.assertEqual(self.token_requests(), before + (subject != "First"))
+            self.idp.expire_access_tokens(login)  # our clock still thinks it fresh
+
+    def _last_submission_login(self, login):
+        lines = [
+            line
+            for line in self.dovecot.log_file.read_text(errors="replace").splitlines()
+            if "submission-login:" in line and f"Login: user=<{login}>," in line
+        ]
+        return lines[-1] if lines else ""
