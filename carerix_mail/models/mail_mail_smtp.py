@@ -19,6 +19,7 @@ import logging
 from collections import defaultdict
 
 from odoo import api, models, tools
+from odoo.exceptions import UserError
 
 from ..engine import (
     ConnectionLost,
@@ -31,7 +32,8 @@ from ..engine import (
 _logger = logging.getLogger(__name__)
 
 # While send() works on a group of one user's mails: the logged-in
-# SmtpSubmission on his server, or the MailError that prevented it.
+# SmtpSubmission on his server, or the error (a MailError, or a UserError for
+# incomplete settings) that prevented it.
 _OWN_SESSION = contextvars.ContextVar("carerix_own_smtp_session", default=None)
 # Set by IrMailServer.send_email when the user's server deferred a mail, for
 # _postprocess_sent_message to leave it queued.
@@ -95,7 +97,7 @@ class MailMail(models.Model):  # pylint: disable=consider-merging-classes-inheri
         it fails for good and an administrator allows the fallback."""
         try:
             session = box._smtp_open()
-        except MailError as error:
+        except (MailError, UserError) as error:
             if isinstance(error, TRANSIENT_ERRORS):
                 _logger.info(
                     "Mailbox %s: outgoing server unavailable, %s mails stay queued: %s",
@@ -116,14 +118,14 @@ class MailMail(models.Model):  # pylint: disable=consider-merging-classes-inheri
                 return
             session = error
         smtp_from = box._carerix_smtp_from()
-        if not isinstance(session, MailError):
+        if not isinstance(session, Exception):
             session.carerix_from = smtp_from
         token = _OWN_SESSION.set(session)
         try:
             yield False, False, smtp_from, list(self.ids)
         finally:
             _OWN_SESSION.reset(token)
-            if not isinstance(session, MailError):
+            if not isinstance(session, Exception):
                 session.close()  # after Odoo's QUIT: only the socket, if left
 
     def _carerix_may_fall_back(self, box):
@@ -169,8 +171,8 @@ class IrMailServer(models.Model):
         session = own_session()
         if session is None:
             return super().connect(*args, **kwargs)
-        if isinstance(session, MailError):
-            raise session.__class__(**session.params)
+        if isinstance(session, Exception):
+            raise session
         smtp = session.smtp
         # For Odoo's _prepare_email_message: the From header stays the user's
         # address, and so does the envelope (never the company's bounce).
@@ -183,7 +185,7 @@ class IrMailServer(models.Model):
         """Through the user's own session: sent for real, even in tests (Odoo's
         skips sending in tests; this goes to the server the user chose)."""
         session = own_session()
-        if session is None or smtp_session is None or isinstance(session, MailError):
+        if session is None or smtp_session is None or isinstance(session, Exception):
             return super().send_email(
                 message, *args, smtp_session=smtp_session, **kwargs
             )

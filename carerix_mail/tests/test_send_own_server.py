@@ -168,6 +168,20 @@ class TestSendOwnServer(SentFolderCase):
         self.assertEqual(state, "exception")
         self.assertIn("rejected the user name or password", reason)
 
+    def test_incomplete_settings_fail_the_mail(self):
+        user_id, _login, _address = self.own_recruiter()
+        with self.real_env() as env:
+            env["res.users"].browse(user_id)._carerix_mailbox().login = False
+        candidate = self.make_partner(
+            name="Candidate", email=f"{unique('cand')}@mail.example"
+        )
+        with mute_logger(MUTE):
+            message_id, mid = self.send(user_id, candidate, "No user name")
+        self.assertEqual(self.received(mid), [])
+        ((state, reason),) = self.mail_state(message_id)
+        self.assertEqual(state, "exception")
+        self.assertIn("Enter the outgoing mail server and the user name", reason)
+
     def test_fallback_uses_the_system_address(self):
         user_id, _login, address = self.own_recruiter()
         with self.real_env() as env:
