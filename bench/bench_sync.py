@@ -16,8 +16,13 @@ Prints figures, asserts nothing (issue 6):
    messages that include ten 10 MB attachments;
 5. two workers: two cron processes against one on 50 mailboxes, and how many
    messages were archived twice;
-6. push: mail in seconds, with the push runner and with Layer 1 (see
-   ``bench_push.py``).
+6. Odoo's mail flows (bench/odoo_flows.py);
+7. push: mail in seconds, with the push runner and with Layer 1 (see
+   ``bench_push.py``);
+8. own servers: 500 mails from 5 users sent by ``mail.mail.send`` through
+   each user's own server (Dovecot's submission service, STARTTLS and AUTH,
+   relaying to an SMTP sink) against stock Odoo sending them through the
+   company's server (the sink itself): wall time and SMTP connections.
 
 Usage (needs Odoo 18.0 importable; starts its own PostgreSQL and Dovecot):
 
@@ -58,6 +63,7 @@ PHASES = (
     "two_workers",
     "odoo_flows",
     "push",
+    "own_smtp",
 )
 OURS_TEMPLATE = "bench_tpl_ours"
 STOCK_TEMPLATE = "bench_tpl_stock"
@@ -184,7 +190,8 @@ class Bench:
                 else "fsync and synchronous commits off, as the tests run it"
             )
         )
-        self.dovecot = devservices.Dovecot(self.tmp / "dovecot").start()
+        self.sink = devservices.SmtpSink(self.tmp / "sink").start()
+        self.dovecot = devservices.Dovecot(self.tmp / "dovecot", sink=self.sink).start()
         self.conf = self.tmp / "odoo.conf"
         addons = subprocess.run(
             ["bash", "-c", f"source {ROOT}/scripts/lib.sh && odoo_addons_path"],
@@ -240,6 +247,7 @@ class Bench:
 
     def close(self):
         self.dovecot.stop()
+        self.sink.stop()
         self.pg.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
@@ -637,6 +645,91 @@ class Bench:
             odoo_flows.report(log, results["stock"], results["ours"])
         finally:
             sink.close()
+
+    # ------------------------------------------------------------------
+    def own_smtp(self, users=5, mails=500):
+        """``mail.mail.send`` of 500 mails from 5 users: stock Odoo through
+        the company's server, carerix_mail through each user's own server."""
+        results = {}
+        for side, template in (("stock", STOCK_TEMPLATE), ("ours", OURS_TEMPLATE)):
+            registry = self.fresh(template, f"smtp_{side}")
+            with registry.cursor() as cr:
+                mail_ids = self.own_smtp_prepare(cr, side, users, mails)
+            runs = []
+            for _round in range(odoo_flows.ROUNDS):
+                with registry.cursor() as cr:
+                    env = self.env(cr)
+                    before, received = self.sink.connections, len(self.sink.messages())
+                    started = time.perf_counter()
+                    env["mail.mail"].browse(mail_ids).send(auto_commit=False)
+                    env.flush_all()
+                    elapsed = time.perf_counter() - started
+                    sent = len(self.sink.wait_for(received + mails)) - received
+                    runs.append((elapsed, self.sink.connections - before, sent))
+                    cr.rollback()  # the mails queued again for the next round
+            results[side] = sorted(runs)[len(runs) // 2]
+        log(
+            f"own servers: {mails} mails from {users} users, median of "
+            f"{odoo_flows.ROUNDS} runs of mail.mail.send"
+        )
+        for side, label in (
+            ("stock", "stock Odoo, company server"),
+            ("ours", "carerix_mail, each user's own server (STARTTLS + AUTH)"),
+        ):
+            elapsed, connections, sent = results[side]
+            log(
+                f"  {label}: {elapsed:.2f} s, {sent / elapsed:.0f} mails/s, "
+                f"{connections} SMTP connections, {sent} mails received"
+            )
+        log(f"  ratio ours/stock: {results['ours'][0] / results['stock'][0]:.2f}x")
+
+    def own_smtp_prepare(self, cr, side, users, mails):
+        """The company server (the sink), the users (with carerix_mail each
+        with his own server) and their queued mails; returns the mail ids."""
+        env = self.env(cr)
+        env["ir.mail_server"].search([]).unlink()
+        env["ir.mail_server"].create(
+            {
+                "name": "company",
+                "smtp_host": self.sink.host,
+                "smtp_port": self.sink.port,
+                "smtp_encryption": "none",
+            }
+        )
+        senders = []
+        for number in range(users):
+            login = f"smtp{number}_{self.serial}"
+            if side == "ours":
+                box = self.recruiter(cr, login)
+                box.write(
+                    {
+                        "from_address": f"{login}@agency.example",
+                        "smtp_mode": "own",
+                        "smtp_host": self.dovecot.host,
+                        "smtp_port": self.dovecot.submission_port,
+                        "smtp_security": "starttls",
+                    }
+                )
+                user = box.user_id
+            else:
+                user = env["res.users"].create(
+                    {"name": login, "login": login, "email": f"{login}@agency.example"}
+                )
+            senders.append(user.partner_id)
+        values = [
+            {
+                "author_id": sender.id,
+                "email_from": sender.email_formatted,
+                "email_to": f"contact{n}@smtp.example",
+                "subject": f"A job for you {n}",
+                "body_html": f"<p>Dear contact {n}, a new job for you.</p>",
+            }
+            for n in range(mails)
+            for sender in senders[n % users : n % users + 1]
+        ]
+        mail_ids = env["mail.mail"].create(values).ids
+        cr.commit()
+        return mail_ids
 
 
 def worker(mode, conf, db, mailbox_id):

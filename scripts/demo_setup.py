@@ -6,6 +6,8 @@ candidates and contacts, an unknown sender, a confidential subject, mail read
 elsewhere, the Sent folder), configures each recruiter's mailbox (one signs in
 with "Microsoft 365", the local identity provider posing as Microsoft) and runs
 a first sync, then writes the logins to logins.txt beside the state file.
+One recruiter sends through his own outgoing server (Dovecot's submission
+service, relaying to the dev services' SMTP sink).
 """
 
 import argparse
@@ -30,6 +32,10 @@ RECRUITERS = [
 # This recruiter signs in with "Microsoft 365": the local identity provider of
 # the dev services poses as Microsoft, Dovecot checks his tokens there.
 OAUTH_RECRUITER = "bram"
+# This recruiter sends through his own outgoing server: Dovecot's submission
+# service, which relays to the dev services' SMTP sink (its mail directory
+# holds what he sent).
+OWN_SMTP_RECRUITER = "anna"
 DEMO_CLIENT_ID = "carerix-demo"
 DEMO_CLIENT_SECRET = "carerix-demo-secret"
 
@@ -156,6 +162,7 @@ def main():
 
     _pg, dovecot = devservices.load_state(args.state)
     idp = devservices.load_idp(args.state)
+    sink = devservices.load_sink(args.state)
     odoo.tools.config.parse_config(["-c", args.conf, "-d", args.db])
     registry = odoo.modules.registry.Registry(args.db)
     logins = ["  admin / admin   (administrator)"]
@@ -181,6 +188,16 @@ def main():
                 }
             )
             box._set_password(imap_password)
+            if login == OWN_SMTP_RECRUITER and sink is not None:
+                box.write(
+                    {
+                        "from_address": user.email,
+                        "smtp_mode": "own",
+                        "smtp_host": dovecot.host,
+                        "smtp_port": dovecot.submission_port,
+                        "smtp_security": "starttls",
+                    }
+                )
             if login == OAUTH_RECRUITER:
                 connect_oauth(box, idp, login)
                 logins.append(
@@ -194,6 +211,12 @@ def main():
                 f"  {login} / {password}   (recruiter {user.name}; IMAP "
                 f"{dovecot.host}:{dovecot.imap_port} {login} / {imap_password})"
             )
+            if login == OWN_SMTP_RECRUITER and sink is not None:
+                logins.append(
+                    f"      sends through an own outgoing server: submission "
+                    f"{dovecot.host}:{dovecot.submission_port} (STARTTLS, same login); "
+                    f"what is sent arrives in {sink.mail_dir}"
+                )
         cr.commit()
         for xmlid, _login, _password in RECRUITERS:
             box = env.ref(xmlid)._carerix_mailbox()

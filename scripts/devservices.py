@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Throwaway dev services on 127.0.0.1: PostgreSQL 15, Dovecot (IMAP + POP3) and
-an OAuth2 identity provider.
+"""Throwaway dev services on 127.0.0.1: PostgreSQL 15, Dovecot (IMAP, POP3 and
+SMTP submission), an OAuth2 identity provider and an SMTP sink.
 
 Used by the demo, the engine tests and the benchmarks. Self-contained: standard
 library plus ``imapclient``; it never imports odoo nor carerix_mail.
@@ -32,7 +32,9 @@ Command line::
 
 ``start`` leaves the services running (detached) and writes ``DIR/state.json`` and
 ``DIR/env.sh`` (``CARERIX_IDP_URL``: the identity provider, which Dovecot asks
-about OAuth2 tokens); ``stop`` stops whatever ``state.json`` lists and is
+about OAuth2 tokens; ``CARERIX_SUBMISSION_PORT``: Dovecot's submission service,
+which relays to the sink at ``CARERIX_SMTP_SINK_PORT``, whose mail lands in
+``CARERIX_SMTP_SINK_DIR``); ``stop`` stops whatever ``state.json`` lists and is
 idempotent.
 
 Both services need root (they drop privileges: PostgreSQL runs as ``postgres``,
@@ -58,6 +60,7 @@ import shlex
 import shutil
 import signal
 import socket
+import socketserver
 import ssl
 import stat
 import subprocess
@@ -84,7 +87,9 @@ __all__ = [
     "Dovecot",
     "IdentityProvider",
     "Postgres",
+    "SmtpSink",
     "load_idp",
+    "load_sink",
     "load_state",
 ]
 
@@ -337,6 +342,38 @@ class _Service:
             _LIVE.remove(self)
 
 
+class _ChildServer(_Service):
+    """A server of this script run in a process of its own, listening on
+    ``self.host``/``self.port``; :meth:`_marker` is in its command line."""
+
+    label = "server"
+
+    def _marker(self) -> str:
+        raise NotImplementedError
+
+    def _start_process(self, argv: list, output: Path):
+        self._proc = _spawn([sys.executable, __file__, *argv], output)
+        self.pid = self._proc.pid
+        self._track()
+        deadline = time.monotonic() + READY_TIMEOUT
+        while not _port_open(self.host, self.port):
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise DevServiceError(f"{self.label} did not start:\n" + _tail(output))
+            time.sleep(0.02)
+
+    def stop(self):
+        """Stop the server's process; safe to call twice."""
+        self._untrack()
+        if self.pid is not None:
+            _kill_group(self.pid, self._marker(), timeout=5, proc=self._proc)
+        self.pid = None
+        self._proc = None
+
+    def is_running(self) -> bool:
+        return self.pid is not None and bool(_group_members(self.pid))
+
+
 # ---------------------------------------------------------------------------
 # certificate authority
 
@@ -422,7 +459,7 @@ instance_name = carerix-dev-{imap_port}
 log_path = {root}/dovecot.log
 info_log_path = {root}/dovecot.log
 {user_settings}
-protocols = imap pop3
+protocols = {protocols}
 listen = 127.0.0.1
 shutdown_clients = yes
 
@@ -487,6 +524,24 @@ protocol imap {{
 protocol pop3 {{
   mail_max_userip_connections = 1000
 }}
+{submission}"""
+
+# With an SMTP sink: Dovecot's submission service (RFC 6409) on a plain port
+# (STARTTLS offered) and an implicit TLS port, relaying to the sink.
+_SUBMISSION_CONF = """\
+hostname = localhost
+submission_relay_host = {relay_host}
+submission_relay_port = {relay_port}
+submission_relay_ssl = no
+submission_relay_trusted = no
+service submission-login {{
+  service_count = 0
+  process_min_avail = 2
+{listeners}
+}}
+protocol submission {{
+  mail_max_userip_connections = 1000
+}}
 """
 
 
@@ -538,6 +593,10 @@ class Dovecot(_Service):
     (``ca_file``). Without ``starttls`` Dovecot runs with ``ssl = no`` and the
     TLS ports are ``None``. ``imap_capability``, when given, replaces the
     capabilities announced after login (to play a server without IDLE/NOTIFY).
+
+    With a ``sink`` (:class:`SmtpSink`) Dovecot's submission service also
+    runs: ``submission_port`` (STARTTLS offered) and ``submissions_port``
+    (implicit TLS), the same users and mechanisms as IMAP, relaying to the sink.
     """
 
     kind = "dovecot"
@@ -555,8 +614,11 @@ class Dovecot(_Service):
         ca: CertificateAuthority | None = None,
         oauth_mechanisms: str = "xoauth2 oauthbearer",
         imap_capability: str | None = None,
+        sink: SmtpSink | None = None,
     ):
         self.base_dir = Path(base_dir).absolute()
+        self.sink = sink
+        self.submission_port = self.submissions_port = None
         self.starttls = starttls
         self.idp = idp
         self.oauth_mechanisms = oauth_mechanisms
@@ -640,7 +702,8 @@ class Dovecot(_Service):
                 f"default_login_user = {me}\ndefault_internal_user = {me}\n"
                 f"default_internal_group = {group}\n"
                 "service imap-login {\n  chroot =\n}\n"
-                "service pop3-login {\n  chroot =\n}"
+                "service pop3-login {\n  chroot =\n}\n"
+                "service submission-login {\n  chroot =\n}"
             )
         special = "\n".join(
             f'  mailbox "{name}" {{\n    special_use = {flag}\n  }}'
@@ -688,9 +751,30 @@ class Dovecot(_Service):
                 ),
                 imap_listeners=imap_listeners,
                 pop3_listeners=pop3_listeners,
+                **self._submission_settings(),
             )
         )
         _run([DOVECOT_BIN, "-c", self.conf, "-n"])  # fails loudly on a config error
+
+    def _submission_settings(self) -> dict:
+        """The submission service, relaying to the sink (none without one)."""
+        if self.sink is None:
+            return {"protocols": "imap pop3", "submission": ""}
+        self.submission_port = free_port(self.host)
+        listeners = [_listener("submission", self.host, self.submission_port, False)]
+        if self.starttls:
+            self.submissions_port = free_port(self.host)
+            listeners.append(
+                _listener("submissions", self.host, self.submissions_port, True)
+            )
+        return {
+            "protocols": "imap pop3 submission",
+            "submission": _SUBMISSION_CONF.format(
+                relay_host=self.sink.host,
+                relay_port=self.sink.port,
+                listeners="\n".join(listeners),
+            ),
+        }
 
     def _auth_settings(self) -> dict:
         """Mechanisms and passdbs: password users, and with an identity
@@ -735,6 +819,8 @@ class Dovecot(_Service):
             (self.host, self.pop3s_port),
             (self.other_host, self.other_imaps_port),
             (self.other_host, self.other_pop3s_port),
+            (self.host, self.submission_port),
+            (self.host, self.submissions_port),
         ]
         return [(h, p) for h, p in pairs if p]
 
@@ -805,6 +891,8 @@ class Dovecot(_Service):
             "other_name": self.other_name,
             "other_imaps_port": self.other_imaps_port,
             "other_pop3s_port": self.other_pop3s_port,
+            "submission_port": self.submission_port,
+            "submissions_port": self.submissions_port,
             "ca_file": self.ca_file,
             "oauth": self.idp is not None,
             "conf": str(self.conf) if self.root else None,
@@ -824,6 +912,8 @@ class Dovecot(_Service):
             "pop3s_port",
             "other_imaps_port",
             "other_pop3s_port",
+            "submission_port",
+            "submissions_port",
             "ca_file",
         ):
             setattr(self, key, state.get(key))
@@ -1341,7 +1431,7 @@ def serve_idp(config_file) -> None:
         server.server_close()
 
 
-class IdentityProvider(_Service):
+class IdentityProvider(_ChildServer):
     """A local OAuth2 identity provider over HTTPS (a certificate of `ca`, the
     per-run CA), in a process of its own. It serves both Microsoft's path
     layout (``/{tenant}/oauth2/v2.0/authorize|token``) and Google's
@@ -1350,6 +1440,7 @@ class IdentityProvider(_Service):
     """
 
     kind = "idp"
+    label = "identity provider"
     host = "127.0.0.1"
 
     def __init__(self, base_dir, *, ca: CertificateAuthority | None = None):
@@ -1399,33 +1490,13 @@ class IdentityProvider(_Service):
         }
         self.config_file.write_text(json.dumps(config))
         self.config_file.chmod(0o600)
-        self._proc = _spawn(
-            [sys.executable, __file__, "idp-serve", str(self.config_file)],
-            self.base_dir / "idp.out",
+        self._start_process(
+            ["idp-serve", str(self.config_file)], self.base_dir / "idp.out"
         )
-        self.pid = self._proc.pid
-        self._track()
-        deadline = time.monotonic() + READY_TIMEOUT
-        while not _port_open(self.host, self.port):
-            if self._proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise DevServiceError(
-                    "identity provider did not start:\n"
-                    + _tail(self.base_dir / "idp.out")
-                )
-            time.sleep(0.02)
         return self
 
-    def stop(self):
-        """Stop the provider's process; safe to call twice."""
-        self._untrack()
-        if self.pid is not None:
-            _kill_group(self.pid, str(self.config_file), timeout=5, proc=self._proc)
-        self.pid = None
-        self._proc = None
-
-    def is_running(self) -> bool:
-        return self.pid is not None and bool(_group_members(self.pid))
+    def _marker(self) -> str:
+        return str(self.config_file)
 
     def state(self) -> dict:
         return {
@@ -1515,6 +1586,217 @@ class IdentityProvider(_Service):
     def requests(self) -> dict:
         """How many requests each endpoint has had."""
         return self._control("counters")
+
+
+# ---------------------------------------------------------------------------
+# SMTP sink: where Dovecot's submission service relays mail to
+
+
+class _SinkHandler(socketserver.StreamRequestHandler):
+    """One SMTP session (RFC 5321, the part a relay client uses): every message
+    accepted is stored as ``NNNNNN.eml`` plus its envelope in ``NNNNNN.json``.
+
+    A recipient whose local part starts with ``reject550`` is refused with a
+    permanent 550, one starting with ``defer451`` with a transient 451: the
+    tests' way to make the relay fail."""
+
+    timeout = 60
+
+    def _reply(self, text):
+        self.wfile.write(text.encode() + b"\r\n")
+        self.wfile.flush()
+
+    def handle(self):
+        self._reply("220 sink.invalid ESMTP carerix dev sink")
+        mail_from, rcpts, greeted = None, [], False
+        while True:
+            line = self.rfile.readline(65536)
+            if not line:
+                return
+            command = line.decode("utf-8", "replace").rstrip("\r\n")
+            verb = command.split(" ", 1)[0].upper()
+            if verb in ("EHLO", "HELO"):
+                if not greeted:  # a session, not a port probe
+                    self.server.count_connection()
+                mail_from, rcpts, greeted = None, [], True
+                self._reply(
+                    "250-sink.invalid\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE"
+                )
+            elif verb == "MAIL":
+                mail_from, rcpts = _smtp_path(command), []
+                self._reply("250 2.1.0 Ok")
+            elif verb == "RCPT":
+                self._reply(self._rcpt(command, rcpts))
+            elif verb == "DATA":
+                if mail_from is None or not rcpts:
+                    self._reply("503 5.5.1 MAIL and RCPT first")
+                    continue
+                self._reply("354 End data with <CR><LF>.<CR><LF>")
+                name = self.server.store(mail_from, rcpts, self._data())
+                self._reply(f"250 2.0.0 Ok: queued as {name}")
+                mail_from, rcpts = None, []
+            elif verb == "RSET":
+                mail_from, rcpts = None, []
+                self._reply("250 2.0.0 Ok")
+            elif verb == "NOOP":
+                self._reply("250 2.0.0 Ok")
+            elif verb == "QUIT":
+                self._reply("221 2.0.0 Bye")
+                return
+            else:
+                self._reply("502 5.5.2 Command not implemented")
+
+    def _rcpt(self, command, rcpts):
+        path = _smtp_path(command)
+        local = path.split("@", 1)[0].lower()
+        if local.startswith("reject550"):
+            return "550 5.7.1 Recipient refused by the sink"
+        if local.startswith("defer451"):
+            return "451 4.3.0 Recipient deferred by the sink, try again later"
+        rcpts.append(path)
+        return "250 2.1.5 Ok"
+
+    def _data(self):
+        lines = []
+        while True:
+            line = self.rfile.readline(1 << 20)
+            if not line or line in (b".\r\n", b".\n"):
+                break
+            lines.append(line[1:] if line.startswith(b"..") else line)
+        return b"".join(lines)
+
+
+def _smtp_path(command):
+    match = re.search(r"<([^>]*)>", command)
+    return match.group(1) if match else command.split(":", 1)[-1].strip()
+
+
+class _SinkServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address, directory: Path):
+        super().__init__(address, _SinkHandler)
+        self.directory = directory
+        self.lock = threading.Lock()
+        self.sequence = len(list(directory.glob("*.eml")))
+
+    def count_connection(self):
+        with self.lock, open(self.directory / "connections.log", "a") as log:
+            log.write(f"{time.time():.6f}\n")
+
+    def store(self, mail_from, rcpts, data: bytes) -> str:
+        with self.lock:
+            self.sequence += 1
+            name = f"{self.sequence:06d}"
+        envelope = {"mail_from": mail_from, "rcpt_tos": rcpts}
+        (self.directory / f"{name}.json").write_text(json.dumps(envelope))
+        tmp = self.directory / f".{name}.tmp"
+        tmp.write_bytes(data)
+        os.replace(tmp, self.directory / f"{name}.eml")
+        return name
+
+
+def serve_sink(port, directory) -> None:
+    """Run the SMTP sink on 127.0.0.1:`port`, storing mail in `directory`."""
+    server = _SinkServer(("127.0.0.1", int(port)), Path(directory))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
+
+
+class SmtpSink(_ChildServer):
+    """A plain SMTP server on 127.0.0.1 that accepts any mail (no AUTH, no TLS)
+    and keeps it in ``base_dir/mail`` for the tests to read; in a process of
+    its own. Dovecot's submission service relays to it; Odoo's company
+    outgoing server in the benchmark sends to it directly."""
+
+    kind = "sink"
+    label = "SMTP sink"
+    host = "127.0.0.1"
+
+    def __init__(self, base_dir):
+        self.base_dir = Path(base_dir).absolute()
+        self.port: int | None = None
+        self.pid: int | None = None
+        self._proc: subprocess.Popen | None = None
+
+    def __repr__(self):
+        return f"<SmtpSink {self.host}:{self.port}>"
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.base_dir / "mail"
+
+    def start(self) -> SmtpSink:
+        if self.pid is not None:
+            raise DevServiceError("SMTP sink already started")
+        self.mail_dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port(self.host)
+        self._start_process(
+            ["sink-serve", str(self.port), str(self.mail_dir)],
+            self.base_dir / "sink.out",
+        )
+        return self
+
+    def _marker(self) -> str:
+        return str(self.mail_dir)
+
+    def state(self) -> dict:
+        return {
+            "kind": self.kind,
+            "base_dir": str(self.base_dir),
+            "pid": self.pid,
+            "host": self.host,
+            "port": self.port,
+            "mail_dir": str(self.mail_dir),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> SmtpSink:
+        self = cls(state["base_dir"])
+        self.pid = state.get("pid")
+        self.port = state.get("port")
+        return self
+
+    # reading what was received
+    def messages(self) -> list[dict]:
+        """Every message received so far, oldest first: ``{"mail_from",
+        "rcpt_tos", "raw"}`` (``raw``: the bytes as received)."""
+        found = []
+        for eml in sorted(self.mail_dir.glob("*.eml")):
+            envelope = json.loads(eml.with_suffix(".json").read_text())
+            found.append({**envelope, "raw": eml.read_bytes()})
+        return found
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[dict]:
+        """The messages once at least `count` have arrived (else raise)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.messages()
+            if len(found) >= count or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        if len(found) < count:
+            raise DevServiceError(f"SMTP sink: {len(found)} messages, wanted {count}")
+        return found
+
+    @property
+    def connections(self) -> int:
+        """SMTP sessions (connections that said EHLO/HELO) the sink has had
+        since the last :meth:`clear`."""
+        try:
+            return len((self.mail_dir / "connections.log").read_text().splitlines())
+        except OSError:
+            return 0
+
+    def clear(self) -> None:
+        """Forget the messages and the connection count."""
+        for path in self.mail_dir.iterdir():
+            if path.suffix in (".eml", ".json") or path.name == "connections.log":
+                path.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------
@@ -1729,13 +2011,21 @@ def load_idp(path) -> IdentityProvider | None:
     return IdentityProvider.from_state(data["idp"]) if data.get("idp") else None
 
 
+def load_sink(path) -> SmtpSink | None:
+    """The SMTP sink listed in a state.json written by ``start``."""
+    data = json.loads(Path(path).read_text())
+    return SmtpSink.from_state(data["sink"]) if data.get("sink") else None
+
+
 def _write_state(directory: Path, pg: Postgres | None, dc: Dovecot | None):
     state_file = directory / "state.json"
     idp = dc.idp if dc else None
+    sink = dc.sink if dc else None
     data = {
         "postgres": pg.state() if pg else None,
         "dovecot": dc.state() if dc else None,
         "idp": idp.state() if idp else None,
+        "sink": sink.state() if sink else None,
     }
     tmp = state_file.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n")
@@ -1763,6 +2053,14 @@ def _write_state(directory: Path, pg: Postgres | None, dc: Dovecot | None):
             )
     if idp:
         env.update(CARERIX_IDP_URL=idp.url, CARERIX_IDP_CA_FILE=idp.ca_file)
+    if sink:
+        env.update(
+            CARERIX_SMTP_SINK_PORT=str(sink.port),
+            CARERIX_SMTP_SINK_DIR=str(sink.mail_dir),
+            CARERIX_SUBMISSION_PORT=str(dc.submission_port),
+        )
+        if dc.submissions_port:
+            env.update(CARERIX_SUBMISSIONS_PORT=str(dc.submissions_port))
     lines = [f"export {k}={shlex.quote(v)}" for k, v in env.items()]
     (directory / "env.sh").write_text("\n".join(lines) + "\n")
     (directory / "env.sh").chmod(0o600)
@@ -1777,12 +2075,13 @@ def cmd_start(args) -> int:
     state_file = directory / "state.json"
     if state_file.exists():
         pg, dc = load_state(state_file)
-        if _running(pg) or _running(dc) or _running(load_idp(state_file)):
+        others = (load_idp(state_file), load_sink(state_file))
+        if _running(pg) or _running(dc) or any(map(_running, others)):
             print(f"dev services already running (see {state_file}); not restarted")
             return 0
         cmd_stop(args)
     directory.mkdir(parents=True, exist_ok=True)
-    pg = dc = idp = None
+    pg = dc = idp = sink = None
     try:
         if args.only in (None, "pg"):
             shutil.rmtree(directory / "pg", ignore_errors=True)
@@ -1793,27 +2092,30 @@ def cmd_start(args) -> int:
                 f"({time.monotonic() - t0:.1f}s)"
             )
         if args.only in (None, "dovecot"):
-            for sub in ("dovecot", "idp", "ca"):
+            for sub in ("dovecot", "idp", "ca", "sink"):
                 shutil.rmtree(directory / sub, ignore_errors=True)
             t0 = time.monotonic()
             ca = CertificateAuthority(directory / "ca")
             idp = IdentityProvider(directory / "idp", ca=ca).start()
+            sink = SmtpSink(directory / "sink").start()
             dc = Dovecot(
-                directory / "dovecot", starttls=args.starttls, idp=idp, ca=ca
+                directory / "dovecot", starttls=args.starttls, idp=idp, ca=ca, sink=sink
             ).start()
             print(
                 f"dovecot: imap {dc.host}:{dc.imap_port} pop3 {dc.pop3_port} "
                 f"imaps {dc.imaps_port} pop3s {dc.pop3s_port} "
+                f"submission {dc.submission_port} submissions {dc.submissions_port} "
                 f"({time.monotonic() - t0:.1f}s)"
             )
             print(f"identity provider: {idp.url}")
+            print(f"SMTP sink: {sink.host}:{sink.port} ({sink.mail_dir})")
         _write_state(directory, pg, dc)
     except BaseException:
-        for svc in (dc, idp, pg):
+        for svc in (dc, idp, sink, pg):
             if svc:
                 svc.stop()
         raise
-    for svc in (pg, dc, idp):
+    for svc in (pg, dc, idp, sink):
         if svc:
             svc.detach()
     print(f"state: {state_file}\nenv:   . {directory / 'env.sh'}")
@@ -1827,7 +2129,7 @@ def cmd_stop(args) -> int:
         print("no dev services state; nothing to stop")
         return 0
     pg, dc = load_state(state_file)
-    for svc in (dc, load_idp(state_file), pg):
+    for svc in (dc, load_idp(state_file), load_sink(state_file), pg):
         if svc:
             svc.stop()
             print(f"{svc.kind}: stopped")
@@ -1865,7 +2167,7 @@ def cmd_status(args) -> int:
         return 1
     pg, dc = load_state(state_file)
     alive = True
-    for svc in (pg, dc, load_idp(state_file)):
+    for svc in (pg, dc, load_idp(state_file), load_sink(state_file)):
         if svc:
             up = svc.is_running()
             alive &= up
@@ -1895,6 +2197,10 @@ def main(argv=None) -> int:
     p = sub.add_parser("idp-serve", help="run an identity provider (internal)")
     p.add_argument("config")
     p.set_defaults(func=lambda args: serve_idp(args.config) or 0)
+    p = sub.add_parser("sink-serve", help="run an SMTP sink (internal)")
+    p.add_argument("port")
+    p.add_argument("directory")
+    p.set_defaults(func=lambda args: serve_sink(args.port, args.directory) or 0)
     p = sub.add_parser("deliver", help="IMAP APPEND .eml files into a folder")
     p.add_argument("--dir", required=True)
     p.add_argument("login")

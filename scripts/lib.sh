@@ -9,7 +9,7 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 die() { printf '\033[1;31mERROR: %s\033[0m\n' "$*" >&2; exit 1; }
 
 # Debian packages the dev services and the browser tests need.
-APT_PACKAGES=(postgresql-15 dovecot-imapd dovecot-pop3d openssl chromium)
+APT_PACKAGES=(postgresql-15 dovecot-imapd dovecot-pop3d dovecot-submissiond openssl chromium)
 
 ensure_apt() {
     local missing=()

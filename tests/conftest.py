@@ -26,7 +26,12 @@ if "carerix_mail" not in sys.modules:
     _package.__path__ = [str(ROOT / "carerix_mail")]
     sys.modules["carerix_mail"] = _package
 
-from devservices import CertificateAuthority, Dovecot, IdentityProvider  # noqa: E402
+from devservices import (  # noqa: E402
+    CertificateAuthority,
+    Dovecot,
+    IdentityProvider,
+    SmtpSink,
+)
 
 from carerix_mail.engine import ConnectionSettings  # noqa: E402
 
@@ -60,14 +65,22 @@ def idp(tmp_path_factory, run_ca):
 
 
 @pytest.fixture(scope="session")
-def dovecot(tmp_path_factory, idp, run_ca):
-    """Dovecot for password users, who may also log in with the :func:`idp`'s
-    tokens (XOAUTH2 and OAUTHBEARER)."""
-    yield from _started(Dovecot(tmp_path_factory.mktemp("dovecot"), idp=idp, ca=run_ca))
+def smtp_sink(tmp_path_factory):
+    """The SMTP sink Dovecot's submission service relays to."""
+    yield from _started(SmtpSink(tmp_path_factory.mktemp("sink")))
 
 
 @pytest.fixture(scope="session")
-def dovecot_oauthbearer(tmp_path_factory, idp, run_ca):
+def dovecot(tmp_path_factory, idp, run_ca, smtp_sink):
+    """Dovecot for password users, who may also log in with the :func:`idp`'s
+    tokens (XOAUTH2 and OAUTHBEARER); with SMTP submission to :func:`smtp_sink`."""
+    yield from _started(
+        Dovecot(tmp_path_factory.mktemp("dovecot"), idp=idp, ca=run_ca, sink=smtp_sink)
+    )
+
+
+@pytest.fixture(scope="session")
+def dovecot_oauthbearer(tmp_path_factory, idp, run_ca, smtp_sink):
     """A Dovecot that offers OAUTHBEARER but not XOAUTH2."""
     yield from _started(
         Dovecot(
@@ -75,15 +88,18 @@ def dovecot_oauthbearer(tmp_path_factory, idp, run_ca):
             idp=idp,
             ca=run_ca,
             oauth_mechanisms="oauthbearer",
+            sink=smtp_sink,
         )
     )
 
 
 @pytest.fixture(scope="session")
-def dovecot_nostarttls(tmp_path_factory):
+def dovecot_nostarttls(tmp_path_factory, smtp_sink):
     """A password-only Dovecot without TLS."""
     yield from _started(
-        Dovecot(tmp_path_factory.mktemp("dovecot-plain"), starttls=False)
+        Dovecot(
+            tmp_path_factory.mktemp("dovecot-plain"), starttls=False, sink=smtp_sink
+        )
     )
 
 
@@ -104,6 +120,9 @@ class MailUser:
             ("pop3", "none"): server.pop3_port,
             ("pop3", "starttls"): server.pop3_port,
             ("pop3", "ssl"): server.pop3s_port,
+            ("smtp", "none"): server.submission_port,
+            ("smtp", "starttls"): server.submission_port,
+            ("smtp", "ssl"): server.submissions_port,
         }
         values = {
             "host": server.host,
@@ -169,6 +188,17 @@ def _user_pool(dovecot):
 @pytest.fixture(scope="session")
 def _plain_user_pool(dovecot_nostarttls):
     return _UserPool(dovecot_nostarttls, 10)
+
+
+@pytest.fixture(scope="session")
+def _bearer_pool(dovecot_oauthbearer):
+    return _UserPool(dovecot_oauthbearer, 8)
+
+
+@pytest.fixture
+def bearer_user(_bearer_pool):
+    """A fresh user on the Dovecot that offers OAUTHBEARER only."""
+    return _bearer_pool.take()
 
 
 @pytest.fixture

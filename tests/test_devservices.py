@@ -5,6 +5,7 @@ import email.utils
 import importlib
 import json
 import poplib
+import smtplib
 import socket
 import ssl
 import subprocess
@@ -311,9 +312,22 @@ def test_cli_start_deliver_stop(tmp_path):
         out = _cli("deliver", "--dir", str(d), "frank", "INBOX", str(eml), str(eml))
         assert "UID 2" in out.stdout
         assert dc.pop3_count("frank") == 2
+        sink = devservices.load_sink(d / "state.json")
+        assert sink.is_running() and f"CARERIX_SMTP_SINK_PORT={sink.port}" in env
+        assert f"CARERIX_SUBMISSION_PORT={dc.submission_port}" in env
+        with smtplib.SMTP(dc.host, dc.submission_port, timeout=10) as smtp:
+            smtp.login("frank", "frank-pw")  # no TLS here: plaintext allowed
+            smtp.sendmail("frank@example.com", ["bob@example.com"], RAW)
+        (got,) = sink.wait_for(1)
+        assert got["mail_from"] == "frank@example.com"
+        assert got["rcpt_tos"] == ["bob@example.com"]
+        assert b"Message-ID: <devservices-test@example.com>" in got["raw"]
+        assert sink.connections == 1
+        sink.clear()
+        assert sink.messages() == [] and sink.connections == 0
     finally:
         _cli("stop", "--dir", str(d))
-    assert not dc.is_running() and not idp.is_running()
+    assert not dc.is_running() and not idp.is_running() and not sink.is_running()
     _cli("stop", "--dir", str(d))  # safe twice
 
 

@@ -102,7 +102,7 @@ def test_engine_errors_default_port(protocol, security, port):
 @pytest.mark.parametrize(
     "overrides",
     [
-        {"protocol": "smtp"},
+        {"protocol": "lmtp"},
         {"security": "tls"},
         {"security": "None"},
         {"port": 0},
@@ -173,6 +173,7 @@ def test_engine_errors_every_class_renders(cls):
         code="invalid_grant",
         detail="d",
         redirect_uri="https://odoo.example.com/cb",
+        offered="XOAUTH2",
     )
     text = str(err)
     assert text and "%(" not in text and "?" not in text

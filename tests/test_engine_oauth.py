@@ -34,21 +34,10 @@ from carerix_mail.engine import (
     oauth,
     translate_exception,
 )
-from conftest import OAUTH_CLIENT, _UserPool, https_no_redirect
+from conftest import OAUTH_CLIENT, https_no_redirect
 
 CLIENT = oauth.Client(*OAUTH_CLIENT)
 MAILBOXES = {"imap": ImapMailbox, "pop3": Pop3Mailbox}
-
-
-@pytest.fixture(scope="session")
-def _bearer_pool(dovecot_oauthbearer):
-    return _UserPool(dovecot_oauthbearer, 8)
-
-
-@pytest.fixture
-def bearer_user(_bearer_pool):
-    """A fresh user on the Dovecot that offers OAUTHBEARER only."""
-    return _bearer_pool.take()
 
 
 @pytest.fixture
@@ -286,6 +275,7 @@ def test_engine_oauth_presets():
         "https://login.microsoftonline.com/organizations/oauth2/v2.0/token"
     )
     assert "https://outlook.office.com/POP.AccessAsUser.All" in ms.scopes
+    assert "https://outlook.office.com/SMTP.Send" in ms.scopes
     assert "offline_access" in ms.scopes
     g = oauth.google()
     assert g.authorize_url == "https://accounts.google.com/o/oauth2/v2/auth"

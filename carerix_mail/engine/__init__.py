@@ -24,6 +24,11 @@ from .errors import (
     PlaintextLoginDisabled,
     ProtocolError,
     ReadTimeout,
+    SendDeferred,
+    SendError,
+    SendRefused,
+    SmtpAuthNotOffered,
+    SmtpPasswordAuthNotOffered,
     StartTlsNotOffered,
     TlsError,
     TlsHandshakeFailed,
@@ -36,6 +41,7 @@ from .errors import (
 from . import oauth
 from .imap import Cursor, FetchedMessage, Folder, FolderSync, ImapMailbox, SyncBatch
 from .pop3 import Pop3Mailbox, PopMessage, uidls_to_delete
+from .smtp import SmtpSubmission, translate_send_error
 from .settings import AUTHS, ConnectionSettings, default_port
 from .tls import create_ssl_context
 from .watch import Watcher
@@ -74,6 +80,12 @@ __all__ = [
     "PopMessage",
     "ProtocolError",
     "ReadTimeout",
+    "SendDeferred",
+    "SendError",
+    "SendRefused",
+    "SmtpAuthNotOffered",
+    "SmtpPasswordAuthNotOffered",
+    "SmtpSubmission",
     "StartTlsNotOffered",
     "SyncBatch",
     "TlsError",
@@ -87,5 +99,6 @@ __all__ = [
     "mask_secrets",
     "oauth",
     "translate_exception",
+    "translate_send_error",
     "uidls_to_delete",
 ]

@@ -11,7 +11,8 @@ extractor picks them up; the Odoo layer translates them with
 ``err.user_message(translate=env._)``.
 
 :func:`translate_exception` (or the :func:`diagnose` context manager) turns any
-low-level exception (socket, ssl, imaplib/imapclient, poplib) into one of these.
+low-level exception (socket, ssl, imaplib/imapclient, poplib, smtplib) into one
+of these.
 """
 
 import contextlib
@@ -20,6 +21,7 @@ import imaplib
 import os
 import poplib
 import re
+import smtplib
 import socket
 import ssl
 
@@ -263,6 +265,49 @@ class OAuthSessionExpired(ConnectionLost):
     )
 
 
+class SmtpAuthNotOffered(MailError):
+    template = _lt(
+        "The mail server %(host)s:%(port)s does not offer to sign in (AUTH) on this "
+        "connection. Choose STARTTLS or SSL/TLS if it asks for encryption first, and "
+        "check that the port is a submission port (587 or 465)."
+    )
+
+
+class SmtpPasswordAuthNotOffered(SmtpAuthNotOffered):
+    template = _lt(
+        "The mail server %(host)s:%(port)s does not accept a password to sign in "
+        "(it offers %(offered)s). Use the sign-in method it expects."
+    )
+
+
+class SendError(MailError):
+    """The outgoing server did not take a message; ``code`` is its SMTP reply
+    code (0 when there was none)."""
+
+    template = _lt(
+        "The outgoing mail server %(host)s did not accept the message: %(reason)s"
+    )
+
+    @property
+    def code(self):
+        return self.params.get("code") or 0
+
+
+class SendRefused(SendError):
+    """Refused for good (5xx): sending again will not help."""
+
+    template = _lt("The outgoing mail server %(host)s refused the message: %(reason)s")
+
+
+class SendDeferred(SendError):
+    """Not sent now (4xx, timeout, connection lost): try again later."""
+
+    template = _lt(
+        "The outgoing mail server %(host)s could not take the message now "
+        "(%(reason)s). It will be tried again later."
+    )
+
+
 # --------------------------------------------------------------------------------------
 # Cleaning server text
 # --------------------------------------------------------------------------------------
@@ -467,6 +512,15 @@ def _map(exc, settings, params, password, phase, folder, timeout):  # noqa: C901
     if isinstance(exc, TimeoutError | socket.timeout):
         cls = ConnectionTimeout if phase == "connect" else ReadTimeout
         return cls(**params, timeout=_fmt_seconds(timeout))
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        # smtplib turns a timeout or a reset while reading into this.
+        inner = exc.__context__
+        if isinstance(inner, OSError) and not isinstance(inner, type(exc)):
+            return _map(inner, settings, params, password, phase, folder, timeout)
+        return ConnectionLost(**params, reason=clean_server_text(exc, password))
+    if isinstance(exc, smtplib.SMTPResponseException):
+        text = clean_server_text(exc.smtp_error, password)
+        return ProtocolError(**params, reason="%s %s" % (exc.smtp_code, text))
     if isinstance(exc, imaplib.IMAP4.abort):
         return ConnectionLost(**params, reason=clean_server_text(exc, password))
     if isinstance(exc, imaplib.IMAP4.error | poplib.error_proto):

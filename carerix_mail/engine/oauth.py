@@ -50,6 +50,7 @@ GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
 MICROSOFT_SCOPES = (
     "https://outlook.office.com/IMAP.AccessAsUser.All",
     "https://outlook.office.com/POP.AccessAsUser.All",
+    "https://outlook.office.com/SMTP.Send",
     "offline_access",
     "openid",
     "email",

@@ -4,7 +4,7 @@ import dataclasses
 
 from .tls import create_ssl_context
 
-PROTOCOLS = ("imap", "pop3")
+PROTOCOLS = ("imap", "pop3", "smtp")
 SECURITIES = ("none", "ssl", "starttls")
 AUTHS = ("password", "oauth2")
 
@@ -15,11 +15,14 @@ _DEFAULT_PORTS = {
     ("pop3", "none"): 110,
     ("pop3", "starttls"): 110,
     ("pop3", "ssl"): 995,
+    ("smtp", "none"): 587,
+    ("smtp", "starttls"): 587,
+    ("smtp", "ssl"): 465,
 }
 
 
 def default_port(protocol, security):
-    """The usual port for ``protocol`` ("imap"/"pop3") with ``security``."""
+    """The usual port for ``protocol`` ("imap"/"pop3"/"smtp") with ``security``."""
     try:
         return _DEFAULT_PORTS[(protocol, security)]
     except KeyError:

@@ -19,6 +19,8 @@ from . import ir_attachment
 from . import mail_scheduled_message
 from . import ir_default
 from . import carerix_mailbox_oauth
+from . import carerix_mailbox_smtp
+from . import mail_mail_smtp
 from . import res_config_settings
 from . import carerix_mailbox_sync_request
 from . import bus_presence

@@ -7,7 +7,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.service.server import SLEEP_INTERVAL
 from odoo.sql_db import TestCursor
-from odoo.tools import config
+from odoo.tools import SQL, config
 
 from odoo.addons.bus.models.bus_presence import DISCONNECTION_TIMER
 
@@ -174,6 +174,50 @@ class CarerixMailbox(models.Model):
         readonly=True,
         user_setting=True,
     )
+    # Outgoing mail (carerix_mailbox_smtp.py): the company's server, or the
+    # user's own, signed in with the outgoing password or the OAuth2 tokens.
+    smtp_mode = fields.Selection(
+        [("company", "Company server"), ("own", "My own server")],
+        "Send through",
+        default="company",
+        required=True,
+        help="My own server: what you send from Odoo leaves through your own "
+        "mail server, with your address as sender.",
+        user_setting=True,
+    )
+    smtp_host = fields.Char("Outgoing mail server", user_setting=True)
+    smtp_port = fields.Integer("Outgoing port", user_setting=True)
+    smtp_security = fields.Selection(
+        [("starttls", "STARTTLS"), ("ssl", "SSL/TLS"), ("none", "None")],
+        "Outgoing security",
+        default="starttls",
+        required=True,
+        user_setting=True,
+    )
+    smtp_security_none_confirmed = fields.Boolean(
+        "I understand the risk of sending without encryption",
+        help="Without encryption my password and my mail cross the network "
+        "readable by anyone on the way.",
+        user_setting=True,
+    )
+    smtp_login = fields.Char(
+        "Outgoing username",
+        help="Leave empty to use the username of the incoming mail server.",
+        user_setting=True,
+    )
+    smtp_files_sent = fields.Boolean(
+        "Server files sent mail",
+        help="The server puts what it sends in the Sent folder itself (Microsoft "
+        "365, Gmail): Odoo then adds no copy there.",
+        user_setting=True,
+    )
+    smtp_has_password = fields.Boolean(
+        "Own outgoing password set",
+        compute="_compute_smtp_has_password",
+        readonly=True,
+        help="Without one, the password of the incoming mail server is used.",
+        user_setting=True,
+    )
     ca_file = fields.Char(
         "Trusted CA file",
         help="PEM file of an extra certificate authority to trust (technical).",
@@ -212,12 +256,21 @@ class CarerixMailbox(models.Model):
             "CHECK(remove_after_days >= 0)",
             "The number of days must be positive.",
         ),
+        (
+            "smtp_port_range",
+            "CHECK(smtp_port IS NULL OR (smtp_port >= 0 AND smtp_port < 65536))",
+            "The outgoing port must be between 1 and 65535.",
+        ),
     ]
 
     def init(self):
         self.env.cr.execute(
             "ALTER TABLE carerix_mailbox "
             "ADD COLUMN IF NOT EXISTS password_secret VARCHAR"
+        )
+        self.env.cr.execute(
+            "ALTER TABLE carerix_mailbox "
+            "ADD COLUMN IF NOT EXISTS smtp_password_secret VARCHAR"
         )
 
     def _valid_field_parameter(self, field, name):
@@ -227,35 +280,64 @@ class CarerixMailbox(models.Model):
     # ------------------------------------------------------------------
     # Password (write-only)
     # ------------------------------------------------------------------
-    def _compute_has_password(self):
+    # Write-only secrets: {column (no ORM field): its "is set" field}.
+    _SECRET_COLUMNS = {
+        "password_secret": "has_password",
+        "smtp_password_secret": "smtp_has_password",
+    }
+
+    def _compute_secret_set(self, column):
+        """Set the "is set" field of ``column`` on these mailboxes."""
+        flag = self._SECRET_COLUMNS[column]
         if not self.ids:
-            self.has_password = False
+            self[flag] = False
             return
         self.env.cr.execute(
-            "SELECT id FROM carerix_mailbox WHERE id IN %s "
-            "AND COALESCE(password_secret, '') != ''",
-            [tuple(self.ids)],
+            SQL(
+                "SELECT id FROM carerix_mailbox WHERE id IN %s "
+                "AND COALESCE(%s, '') != ''",
+                tuple(self.ids),
+                SQL.identifier(column),
+            )
         )
-        with_password = {row[0] for row in self.env.cr.fetchall()}
+        with_secret = {row[0] for row in self.env.cr.fetchall()}
         for box in self:
-            box.has_password = box.id in with_password
+            box[flag] = box.id in with_secret
 
-    def _set_password(self, password):
-        """Store ``password``; callers check that the user may do so."""
+    def _set_secret(self, column, value):
+        """Store ``value`` in ``column``; callers check that the user may."""
         self.flush_recordset()
         self.env.cr.execute(
-            "UPDATE carerix_mailbox SET password_secret = %s WHERE id IN %s",
-            [password or None, tuple(self.ids)],
+            SQL(
+                "UPDATE carerix_mailbox SET %s = %s WHERE id IN %s",
+                SQL.identifier(column),
+                value or None,
+                tuple(self.ids),
+            )
         )
-        self.invalidate_recordset(["has_password"])
+        self.invalidate_recordset([self._SECRET_COLUMNS[column]])
 
-    def _get_password(self):
+    def _get_secret(self, column):
         self.ensure_one()
         self.env.cr.execute(
-            "SELECT password_secret FROM carerix_mailbox WHERE id = %s", [self.id]
+            SQL(
+                "SELECT %s FROM carerix_mailbox WHERE id = %s",
+                SQL.identifier(column),
+                self.id,
+            )
         )
         row = self.env.cr.fetchone()
         return (row and row[0]) or ""
+
+    def _compute_has_password(self):
+        self._compute_secret_set("password_secret")
+
+    def _set_password(self, password):
+        """Store ``password``; callers check that the user may do so."""
+        self._set_secret("password_secret", password)
+
+    def _get_password(self):
+        return self._get_secret("password_secret")
 
     # ------------------------------------------------------------------
     # Settings
@@ -319,18 +401,7 @@ class CarerixMailbox(models.Model):
             except ValueError:
                 _logger.warning("carerix_mail.timeout is not a number: %r", param)
                 timeout = None
-        kwargs = {}
-        if timeout and timeout > 0:
-            kwargs = {"connect_timeout": timeout, "read_timeout": timeout}
-        if self.auth_method == "password":
-            kwargs["password"] = self._get_password()
-        else:
-            kwargs["password"] = ""
-            kwargs["auth"] = "oauth2"
-            kwargs["access_token"] = self._oauth_access_token(
-                force=bool(force_refresh),
-                rejected=force_refresh if isinstance(force_refresh, str) else None,
-            )
+        kwargs = self._credentials(self._get_password, timeout, force_refresh)
         return ConnectionSettings(
             host=self.host.strip(),
             port=self.port or default_port(self.protocol, self.security),
@@ -340,6 +411,24 @@ class CarerixMailbox(models.Model):
             ca_file=self.sudo().ca_file or None,
             **kwargs,
         )
+
+    def _credentials(self, get_password, timeout, force_refresh):
+        """The timeouts and the sign-in of the engine's settings: the password
+        from ``get_password()``, or the OAuth2 access token (see
+        :meth:`_engine_settings` for ``force_refresh``)."""
+        kwargs = {}
+        if timeout and timeout > 0:
+            kwargs = {"connect_timeout": timeout, "read_timeout": timeout}
+        if self.auth_method == "password":
+            kwargs["password"] = get_password()
+        else:
+            kwargs["password"] = ""
+            kwargs["auth"] = "oauth2"
+            kwargs["access_token"] = self._oauth_access_token(
+                force=bool(force_refresh),
+                rejected=force_refresh if isinstance(force_refresh, str) else None,
+            )
+        return kwargs
 
     def _open(self, timeout=None, force_refresh=False):
         settings = self._engine_settings(timeout=timeout, force_refresh=force_refresh)

@@ -25,6 +25,8 @@ class CarerixMailbox(models.Model):
         self.ensure_one()
         if not raws or self.protocol != "imap" or not self.host or not self.login:
             return
+        if self.smtp_mode == "own" and self.smtp_files_sent:
+            return  # his own server files what it sends in Sent itself
         pending = self.env.cr.postcommit.data.setdefault("carerix.sent_append", {})
         if not pending:
             registry = self.env.registry

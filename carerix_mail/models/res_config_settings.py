@@ -12,6 +12,14 @@ SECRET_FIELDS = {
 class ResConfigSettings(models.TransientModel):
     _inherit = "res.config.settings"
 
+    carerix_smtp_fallback = fields.Boolean(
+        "Fall back on the company server",
+        config_parameter="carerix_mail.smtp_fallback",
+        help="When a user's own outgoing server refuses to sign him in, send his "
+        "mail through the company's server from his personal system address "
+        "instead of failing it. Never from his own address: receivers would "
+        "take it for spoofing.",
+    )
     carerix_oauth_microsoft_client_id = fields.Char(
         "Microsoft client id", config_parameter=CLIENT_PARAMS["microsoft"][0][0]
     )

@@ -5,6 +5,7 @@ from odoo.osv import expression
 from ..engine import default_port
 from .carerix_mailbox import CarerixMailbox
 from .carerix_mailbox_oauth import PROVIDER_HOSTS
+from .carerix_mailbox_smtp import SMTP_PRESETS
 
 
 def _proxy(source):
@@ -45,6 +46,11 @@ MAILBOX_FIELDS = {name: source.name for name, source in MAILBOX_SOURCES.items()}
 MAILBOX_EDITABLE = [
     name for name, source in MAILBOX_SOURCES.items() if not source.args.get("readonly")
 ]
+# The write-only passwords: {res.users field: carerix.mailbox method storing it}.
+SECRET_FIELDS = {
+    "mailbox_password": "_set_password",
+    "mailbox_smtp_password": "_set_smtp_password",
+}
 
 
 class ResUsers(models.Model):
@@ -58,6 +64,14 @@ class ResUsers(models.Model):
         help="Write-only: the password is never shown again once saved. "
         "Leave empty to keep the current one.",
     )
+    mailbox_smtp_password = fields.Char(
+        "Outgoing password",
+        compute="_compute_mailbox_password",
+        search="_search_mailbox_password",
+        readonly=False,
+        help="Write-only: the password is never shown again once saved. "
+        "Leave empty to keep the current one, or to use the incoming password.",
+    )
     mailbox_folder_ids = fields.One2many(
         "carerix.mailbox.folder",
         compute="_compute_mailbox_folder_ids",
@@ -69,12 +83,12 @@ class ResUsers(models.Model):
         return (
             super().SELF_READABLE_FIELDS
             + list(MAILBOX_FIELDS)
-            + ["mailbox_password", "mailbox_folder_ids"]
+            + [*SECRET_FIELDS, "mailbox_folder_ids"]
         )
 
     @property
     def SELF_WRITEABLE_FIELDS(self):
-        return super().SELF_WRITEABLE_FIELDS + MAILBOX_EDITABLE + ["mailbox_password"]
+        return super().SELF_WRITEABLE_FIELDS + MAILBOX_EDITABLE + list(SECRET_FIELDS)
 
     def _may_see_mailbox(self):
         self.ensure_one()
@@ -118,7 +132,8 @@ class ResUsers(models.Model):
 
     def _compute_mailbox_password(self):
         # Write-only: never read back, whoever asks.
-        self.mailbox_password = False
+        for name in SECRET_FIELDS:
+            self[name] = False
 
     def _search_mailbox_password(self, operator, value):
         # No search may tell anything about a password: nothing ever matches.
@@ -145,23 +160,52 @@ class ResUsers(models.Model):
                 user.mailbox_security = "ssl"
                 user.mailbox_port = default_port(user.mailbox_protocol, "ssl")
 
+    @api.onchange("mailbox_smtp_mode", "mailbox_auth_method")
+    def _onchange_mailbox_smtp_provider(self):
+        """Microsoft 365 and Google: propose their outgoing server, which files
+        what it sends in the Sent folder itself."""
+        for user in self:
+            preset = SMTP_PRESETS.get(user.mailbox_auth_method)
+            if user.mailbox_smtp_mode == "own" and preset:
+                host, port, security = preset
+                user.mailbox_smtp_host = host
+                user.mailbox_smtp_port = port
+                user.mailbox_smtp_security = security
+                user.mailbox_smtp_files_sent = True
+
+    @api.onchange("mailbox_smtp_security")
+    def _onchange_mailbox_smtp_security(self):
+        """Propose the usual port; the user may still change it afterwards."""
+        for user in self:
+            if user.mailbox_smtp_security:
+                user.mailbox_smtp_port = default_port(
+                    "smtp", user.mailbox_smtp_security
+                )
+            if user.mailbox_smtp_security != "none":
+                user.mailbox_smtp_security_none_confirmed = False
+
     @api.model
     def _pop_mailbox_vals(self, vals):
         """Remove the mailbox settings from ``vals``; return them separately.
 
-        Returns ``(mailbox_vals, password)``: the values for carerix.mailbox
-        and the new password (``None`` to keep the current one).
+        Returns ``(mailbox_vals, secrets)``: the values for carerix.mailbox
+        and the new passwords, ``{mailbox setter: password}`` (the passwords
+        left empty are kept).
         """
         box_vals = {}
         for key in set(vals) & set(MAILBOX_FIELDS):
             value = vals.pop(key)
             if key in MAILBOX_EDITABLE:  # the health is read-only
                 box_vals[MAILBOX_FIELDS[key]] = value
-        password = vals.pop("mailbox_password", None) or None
+        secrets = {}
+        for key, setter in SECRET_FIELDS.items():
+            password = vals.pop(key, None)
+            if password:
+                secrets[setter] = password
         vals.pop("mailbox_folder_ids", None)  # changed through Edit folders only
-        return box_vals, password
+        return box_vals, secrets
 
-    def _write_mailbox(self, box_vals, password):
+    def _write_mailbox(self, box_vals, secrets):
         """Write the mailbox settings of these users (owner or admin only)."""
         for user in self:
             if not user._may_see_mailbox():
@@ -170,9 +214,9 @@ class ResUsers(models.Model):
             changed = {key: val for key, val in box_vals.items() if box[key] != val}
             if changed:
                 box.write(changed)
-            if password:
-                box._set_password(password)
-        self.invalidate_recordset([*MAILBOX_FIELDS, "mailbox_password"])
+            for setter, password in (secrets or {}).items():
+                getattr(box, setter)(password)
+        self.invalidate_recordset([*MAILBOX_FIELDS, *SECRET_FIELDS])
 
     @api.depends_context("uid")
     def _compute_mailbox_folder_ids(self):
@@ -187,19 +231,19 @@ class ResUsers(models.Model):
         vals_list = [dict(vals) for vals in vals_list]
         mailbox_vals = [self._pop_mailbox_vals(vals) for vals in vals_list]
         users = super().create(vals_list)
-        for user, (box_vals, password) in zip(users, mailbox_vals, strict=True):
+        for user, (box_vals, secrets) in zip(users, mailbox_vals, strict=True):
             if not user.share:  # portal and public users get no mailbox
                 user._carerix_mailbox(create=True)
-            if box_vals or password:
-                user._write_mailbox(box_vals, password)
+            if box_vals or secrets:
+                user._write_mailbox(box_vals, secrets)
         return users
 
     def write(self, vals):
         vals = dict(vals)
-        box_vals, password = self._pop_mailbox_vals(vals)
+        box_vals, secrets = self._pop_mailbox_vals(vals)
         result = super().write(vals) if vals else True
-        if box_vals or password:
-            self._write_mailbox(box_vals, password)
+        if box_vals or secrets:
+            self._write_mailbox(box_vals, secrets)
         return result
 
     def _mailbox_action(self, method):
@@ -210,6 +254,9 @@ class ResUsers(models.Model):
 
     def action_mailbox_test_connection(self):
         return self._mailbox_action("action_test_connection")
+
+    def action_mailbox_test_outgoing(self):
+        return self._mailbox_action("action_test_outgoing")
 
     def action_mailbox_sync_now(self):
         return self._mailbox_action("action_sync_now")

@@ -14,7 +14,16 @@ _logger = logging.getLogger(__name__)
 
 # The mailbox settings that decide how a user sends (see
 # ResUsers._carerix_sender_flags, cached).
-SENDER_FIELDS = frozenset(("user_id", "host", "from_address", "outgoing_confidential"))
+SENDER_FIELDS = frozenset(
+    (
+        "user_id",
+        "host",
+        "from_address",
+        "outgoing_confidential",
+        "smtp_mode",
+        "smtp_host",
+    )
+)
 
 
 class ResUsers(models.Model):  # pylint: disable=consider-merging-classes-inherited
@@ -167,6 +176,25 @@ class ResUsers(models.Model):  # pylint: disable=consider-merging-classes-inheri
         )
         return {box.user_id.partner_id.id: box.user_id.id for box in boxes}
 
+    @api.model
+    @tools.ormcache()
+    def _carerix_own_smtp_senders(self):
+        """``{partner id: mailbox id}`` of the users who send through their own
+        outgoing server. Cached like :meth:`_carerix_sender_flags`; asked only
+        when some user uses his mailbox."""
+        boxes = (
+            self.env["carerix.mailbox"]
+            .sudo()
+            .search(
+                [
+                    ("user_id.share", "=", False),
+                    ("smtp_mode", "=", "own"),
+                    ("smtp_host", "!=", False),
+                ]
+            )
+        )
+        return {box.user_id.partner_id.id: box.id for box in boxes}
+
     def _carerix_sends_as_recruiter(self):
         """Whether this user sends with carerix_mail's From address: he uses his
         mailbox (a mail server or an Outgoing From address is set). Other users
@@ -189,6 +217,8 @@ class ResUsers(models.Model):  # pylint: disable=consider-merging-classes-inheri
         user = self.sudo()
         box = user._carerix_mailbox()
         address = (box.from_address or "").strip()
+        if not address and box.smtp_mode == "own":
+            address = box._carerix_smtp_from()  # his own server sends as him
         if not address:
             address = user.carerix_alias_id.alias_full_name or ""
             if not address and user.company_id.alias_domain_id:

@@ -18,3 +18,5 @@ from . import test_oauth
 from . import test_sync_request
 from . import test_push_runner
 from . import test_push_tour
+from . import test_outgoing_server
+from . import test_send_own_server

@@ -64,6 +64,16 @@ def load_idp():
     return idp
 
 
+def load_sink():
+    """The SMTP sink Dovecot's submission service relays to (see
+    :func:`load_dovecot`)."""
+    load_dovecot()  # the same checks
+    sink = devservices().load_sink(os.environ["CARERIX_DEVSERVICES_STATE"])
+    if sink is None:
+        raise RuntimeError("the dev services run no SMTP sink")
+    return sink
+
+
 def unique(prefix):
     return f"{prefix}{next(_counter)}x{uuid.uuid4().hex[:6]}"
 

@@ -1,5 +1,6 @@
 """Email settings on the user card and the preferences form, Test connection,
-Edit folders, and the write-only mailbox password (every channel, every user)."""
+Edit folders, and the write-only mailbox passwords, incoming and outgoing
+(every channel, every user)."""
 
 import contextlib
 import importlib.util
@@ -539,6 +540,40 @@ class TestSettingsPrivacy(SettingsCase):
         )
         # The secret is still there for the sync.
         self.assertEqual(self.box._get_password(), secret)
+
+    def test_outgoing_password_unreadable_through_every_channel(self):
+        secret = "Out-S3cr3t-" + uuid.uuid4().hex
+        with _capture_logs() as capture:
+            with (
+                patch.object(mailbox_module, "_logger") as box_logger,
+                patch.object(res_users_module, "_logger", create=True) as user_logger,
+            ):
+                self.configure(
+                    mailbox_smtp_mode="own",
+                    mailbox_smtp_host=self.dovecot.host,
+                    mailbox_smtp_port=self.dovecot.submission_port,
+                    mailbox_smtp_password=secret,
+                )
+                self.assertEqual(self.box._get_smtp_password(), secret)
+                seen = self._everything_readable(secret)
+                fields_get = self.env["carerix.mailbox"].fields_get()
+                self.assertNotIn("smtp_password_secret", fields_get)
+                with self.assertRaises(ValueError):
+                    self.box.read(["smtp_password_secret"])
+                users = self.env["res.users"].with_user(self.owner)
+                self.assertFalse(users.search([("mailbox_smtp_password", "=", secret)]))
+                self.assertFalse(
+                    users.search([("mailbox_smtp_password", "!=", secret)])
+                )
+                # A failing Test outgoing (wrong password: the secret).
+                with self.assertRaises(UserError) as failure:
+                    self.owner.with_user(self.owner).action_mailbox_test_outgoing()
+                seen.append(str(failure.exception))
+                self.assertIn("rejected the user name or password", seen[-1])
+        self._assert_leaked_nowhere(
+            secret, capture.lines + seen, (box_logger, user_logger)
+        )
+        self.assertEqual(self.box._get_smtp_password(), secret)
 
 
 @tagged("post_install", "-at_install")

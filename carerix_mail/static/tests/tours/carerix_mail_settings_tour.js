@@ -9,7 +9,12 @@
  * A console line "carerix-screenshot:<name>" asks the test for a screenshot.
  */
 import { registry } from "@web/core/registry";
-import { openEmailSettings, screenshot, values } from "@carerix_mail/../tests/tours/tour_utils";
+import {
+    openEmailSettings,
+    savePreferences,
+    screenshot,
+    values,
+} from "@carerix_mail/../tests/tours/tour_utils";
 
 // A folder the test creates on the server, mapped to "Inbox" in the wizard.
 const FOLDER = "Projects";
@@ -95,18 +100,7 @@ registry.category("web_tour.tours").add("carerix_mail_settings", {
             trigger: ".modal div[name=mailbox_fetch_enabled] input",
             run: "click",
         },
-        {
-            content: "Save the preferences (the page reloads)",
-            trigger: ".modal button[name=preference_save]",
-            run(helpers) {
-                document.body.classList.add("o_carerix_before_save");
-                return helpers.click();
-            },
-        },
-        {
-            content: "The page was reloaded",
-            trigger: "body:not(.o_carerix_before_save) .o_user_menu button",
-        },
+        ...savePreferences(),
         ...openEmailSettings(),
         {
             content: "The settings were saved",

@@ -49,6 +49,26 @@ export function openEmailSettings() {
 }
 
 /**
+ * Steps saving the preferences, which reloads the page.
+ */
+export function savePreferences() {
+    return [
+        {
+            content: "Save the preferences (the page reloads)",
+            trigger: ".modal button[name=preference_save]",
+            run(helpers) {
+                document.body.classList.add("o_carerix_before_save");
+                return helpers.click();
+            },
+        },
+        {
+            content: "The page was reloaded",
+            trigger: "body:not(.o_carerix_before_save) .o_user_menu button",
+        },
+    ];
+}
+
+/**
  * The values the Python test sets in ``window.carerixTourValues``, kept in the
  * session storage for the pages that follow (a save or a sign-in reloads).
  */
