@@ -63,15 +63,16 @@ class TestSyncRequest(SyncCase):
             stock(0, "user_id", plain.id)  # his presence row exists
             env["res.users"]._carerix_recruiter_partners()  # cached, as usual
             env.flush_all()
+            ours = env["bus.presence"]._update_presence
             counts = []
-            for update in (stock, env["bus.presence"]._update_presence):
+            for update in (stock, ours, stock, ours):  # the first round warms up
                 env.invalidate_all()
                 before = env.cr.sql_log_count
                 update(0, "user_id", plain.id)
                 env.flush_all()
                 counts.append(env.cr.sql_log_count - before)
-            self.assertEqual(counts[1], counts[0])
-            self.assertGreater(counts[0], 0)
+            self.assertEqual(counts[3], counts[2], counts)
+            self.assertGreater(counts[2], 0)
         self.assertEqual(self._requests(), {})
 
     def test_owner_online_requests_sync_served_by_its_cron(self):

@@ -26,13 +26,6 @@ registry.category("web_tour.tours").add("carerix_mail_outgoing", {
             run: "click",
         },
         {
-            content: "Outgoing mail server",
-            trigger: ".modal div[name=mailbox_smtp_host] input",
-            async run(helpers) {
-                await helpers.edit(values().host);
-            },
-        },
-        {
             content: "Choose SSL/TLS: the port 465 is proposed",
             trigger: ".modal div[name=mailbox_smtp_security] input[data-value=ssl]",
             run: "click",
@@ -45,6 +38,18 @@ registry.category("web_tour.tours").add("carerix_mail_outgoing", {
             content: "Back to STARTTLS",
             trigger: ".modal div[name=mailbox_smtp_security] input[data-value=starttls]",
             run: "click",
+        },
+        {
+            content: "The port proposed is 587",
+            trigger: ".modal div[name=mailbox_smtp_port] input:value(587)",
+        },
+        {
+            // typed after the choices above: a pending edit does not race them
+            content: "Outgoing mail server",
+            trigger: ".modal div[name=mailbox_smtp_host] input",
+            async run(helpers) {
+                await helpers.edit(values().host);
+            },
         },
         {
             content: "Outgoing port (a non-standard one here)",
