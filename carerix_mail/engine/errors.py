@@ -475,6 +475,36 @@ def _map_oauth(exc, params, password):
     return None
 
 
+def _map_tls(exc, params):
+    """A certificate or TLS handshake failure (``exc`` an ``ssl.SSLError``)."""
+    reason = _ssl_reason(exc)
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        code = getattr(exc, "verify_code", None)
+        if code in _HOST_MISMATCH_CODES or "mismatch" in reason.lower():
+            return CertificateHostMismatch(**params, reason=reason)
+        if code in _UNTRUSTED_CODES:
+            return CertificateUntrusted(**params, reason=reason)
+        return CertificateError(**params, reason=reason)
+    if "WRONG_VERSION_NUMBER" in str(exc).upper() or "wrong version" in reason:
+        return TlsNotSpokenOnPort(**params, reason=reason)
+    return TlsHandshakeFailed(**params, reason=reason)
+
+
+def _map_server_text(text, params, folder):
+    """An IMAP or POP3 error answer, from its (cleaned) ``text``."""
+    if text.upper().startswith("-ERR "):
+        text = text[5:].strip()
+    if _is_plaintext_refused(text):
+        return PlaintextLoginDisabled(**params)
+    if _is_auth_failure(text):
+        return AuthenticationFailed(**params, reason=text)
+    if folder is not None and _is_missing_folder(text):
+        return FolderNotFound(**params, folder=folder)
+    if text.upper() == "EOF" or "EOF" in text.upper().split():
+        return ConnectionLost(**params, reason="the server ended the session")
+    return ProtocolError(**params, reason=text)
+
+
 def _map(exc, settings, params, password, phase, folder, timeout):  # noqa: C901
     if getattr(settings, "auth", "password") == "oauth2":
         err = _map_oauth(exc, params, password)
@@ -496,19 +526,8 @@ def _map(exc, settings, params, password, phase, folder, timeout):  # noqa: C901
         return HostNotFound(**params, reason=reason)
     if isinstance(exc, ConnectionRefusedError):
         return ConnectionRefused(**params)
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        reason = _ssl_reason(exc)
-        code = getattr(exc, "verify_code", None)
-        if code in _HOST_MISMATCH_CODES or "mismatch" in reason.lower():
-            return CertificateHostMismatch(**params, reason=reason)
-        if code in _UNTRUSTED_CODES:
-            return CertificateUntrusted(**params, reason=reason)
-        return CertificateError(**params, reason=reason)
     if isinstance(exc, ssl.SSLError):
-        reason = _ssl_reason(exc)
-        if "WRONG_VERSION_NUMBER" in str(exc).upper() or "wrong version" in reason:
-            return TlsNotSpokenOnPort(**params, reason=reason)
-        return TlsHandshakeFailed(**params, reason=reason)
+        return _map_tls(exc, params)
     if isinstance(exc, TimeoutError | socket.timeout):
         cls = ConnectionTimeout if phase == "connect" else ReadTimeout
         return cls(**params, timeout=_fmt_seconds(timeout))
@@ -524,20 +543,7 @@ def _map(exc, settings, params, password, phase, folder, timeout):  # noqa: C901
     if isinstance(exc, imaplib.IMAP4.abort):
         return ConnectionLost(**params, reason=clean_server_text(exc, password))
     if isinstance(exc, imaplib.IMAP4.error | poplib.error_proto):
-        text = clean_server_text(exc, password)
-        if text.upper().startswith("-ERR "):
-            text = text[5:].strip()
-        if _is_auth_failure(text):
-            if _is_plaintext_refused(text):
-                return PlaintextLoginDisabled(**params)
-            return AuthenticationFailed(**params, reason=text)
-        if _is_plaintext_refused(text):
-            return PlaintextLoginDisabled(**params)
-        if folder is not None and _is_missing_folder(text):
-            return FolderNotFound(**params, folder=folder)
-        if text.upper() == "EOF" or "EOF" in text.upper().split():
-            return ConnectionLost(**params, reason="the server ended the session")
-        return ProtocolError(**params, reason=text)
+        return _map_server_text(clean_server_text(exc, password), params, folder)
     if isinstance(exc, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):
         return ConnectionLost(**params, reason=_errno_text(exc, password))
     if isinstance(exc, OSError):

@@ -650,6 +650,38 @@ class CarerixMailbox(models.Model):
         sync health) is written only through the claiming cursor, which commits
         at the end and releases the claim.
         """
+        query, params = self._claim_query(mailbox_id, exclude)
+        with self.env.registry.cursor() as lock_cr:
+            # Read committed: another worker may have just written the health
+            # of a row this claim looks at; under Odoo's default repeatable
+            # read, locking such a row fails with a serialization error.
+            read_committed(lock_cr)
+            lock_cr.execute(query, params)
+            row = lock_cr.fetchone()
+            if not row:
+                return None
+            health = self.browse(row[0])._sync(deadline=deadline)
+            lock_env = api.Environment(lock_cr, self.env.uid, self.env.context)
+            lock_box = lock_env["carerix.mailbox"].browse(row[0])
+            stats = health.pop("stats")
+            health.update(
+                {
+                    "last_attempt": fields.Datetime.now(),
+                    "count_fetched": lock_box.count_fetched + stats["fetched"],
+                    "count_archived": lock_box.count_archived + stats["archived"],
+                    "count_unmatched": lock_box.count_unmatched + stats["unmatched"],
+                    "count_skipped": lock_box.count_skipped + stats["skipped"],
+                }
+            )
+            lock_box.write(health)
+            lock_cr.commit()  # pylint: disable=invalid-commit; the sync health, and the claim is released
+        self.browse(row[0]).invalidate_recordset()
+        return row[0]
+
+    @api.model
+    def _claim_query(self, mailbox_id=None, exclude=()):
+        """The SQL and parameters that claim the next mailbox to sync
+        (``mailbox_id``, else the next due one not in ``exclude``)."""
         # Owners online (a poll within Odoo's disconnection delay) come first.
         query = """
             SELECT id FROM carerix_mailbox
@@ -675,32 +707,7 @@ class CarerixMailbox(models.Model):
             )
             params = [list(exclude) or [0]]
         params.append(DISCONNECTION_TIMER)
-        with self.env.registry.cursor() as lock_cr:
-            # Read committed: another worker may have just written the health
-            # of a row this claim looks at; under Odoo's default repeatable
-            # read, locking such a row fails with a serialization error.
-            read_committed(lock_cr)
-            lock_cr.execute(query.format(where=where), params)
-            row = lock_cr.fetchone()
-            if not row:
-                return None
-            health = self.browse(row[0])._sync(deadline=deadline)
-            lock_env = api.Environment(lock_cr, self.env.uid, self.env.context)
-            lock_box = lock_env["carerix.mailbox"].browse(row[0])
-            stats = health.pop("stats")
-            health.update(
-                {
-                    "last_attempt": fields.Datetime.now(),
-                    "count_fetched": lock_box.count_fetched + stats["fetched"],
-                    "count_archived": lock_box.count_archived + stats["archived"],
-                    "count_unmatched": lock_box.count_unmatched + stats["unmatched"],
-                    "count_skipped": lock_box.count_skipped + stats["skipped"],
-                }
-            )
-            lock_box.write(health)
-            lock_cr.commit()  # pylint: disable=invalid-commit; the sync health, and the claim is released
-        self.browse(row[0]).invalidate_recordset()
-        return row[0]
+        return query.format(where=where), params
 
     @api.model
     def _push_watch_signature(self):
