@@ -9,7 +9,15 @@
     "website": "https://carerix-mail.example/carerix_mail",
     "maintainers": ["carerix-mail"],
     "development_status": "Beta",
-    "depends": ["mail", "contacts"],
+    "depends": [
+        "mail",
+        "contacts",
+        # OCA: the Data Protection category and groups, forget a partner, and
+        # the search of records by the words of their mail.
+        "privacy",
+        "privacy_partner_to_be_forgotten",
+        "base_search_mail_content",
+    ],
     "external_dependencies": {"python": ["imapclient"]},
     "data": [
         "security/carerix_mail_security.xml",

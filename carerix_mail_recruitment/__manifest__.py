@@ -10,6 +10,8 @@
     "maintainers": ["carerix-mail"],
     "development_status": "Beta",
     "depends": ["carerix_mail", "hr_recruitment"],
+    # Odoo's attachment_indexation reads PDF CVs with it.
+    "external_dependencies": {"python": ["pdfminer.six"]},
     "data": [
         "data/mail_template_data.xml",
         "views/hr_applicant_views.xml",

@@ -4,6 +4,8 @@
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
+# The OCA addons of requirements/odoo-addons.txt (on Odoo's addons_path).
+ODOO_ADDONS_DIR="$VENV/odoo-addons"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 die() { printf '\033[1;31mERROR: %s\033[0m\n' "$*" >&2; exit 1; }
@@ -41,7 +43,8 @@ ensure_apt() {
 # requirements are installed (a prerequisite); our pinned tools live in the venv.
 ensure_venv() {
     local stamp="$VENV/.requirements.sha256" want
-    want="$(cat "$ROOT/requirements/dev.txt" | sha256sum | cut -d' ' -f1)"
+    want="$(cat "$ROOT/requirements/dev.txt" "$ROOT/requirements/odoo-python.txt" \
+        "$ROOT/requirements/odoo-addons.txt" | sha256sum | cut -d' ' -f1)"
     if [ ! -x "$PY" ]; then
         say "Creating virtual environment $VENV"
         python3 -m venv --system-site-packages "$VENV" || die "python3 -m venv failed"
@@ -50,6 +53,14 @@ ensure_venv() {
         say "Installing pinned Python packages (requirements/dev.txt)"
         "$PY" -m pip install -q --disable-pip-version-check -r "$ROOT/requirements/dev.txt" \
             || die "pip install -r requirements/dev.txt failed"
+        # Without their declared dependencies: see the two files' comments.
+        "$PY" -m pip install -q --disable-pip-version-check --no-deps \
+            -r "$ROOT/requirements/odoo-python.txt" \
+            || die "pip install -r requirements/odoo-python.txt failed"
+        rm -rf "$ODOO_ADDONS_DIR"
+        "$PY" -m pip install -q --disable-pip-version-check --no-deps \
+            --target "$ODOO_ADDONS_DIR" -r "$ROOT/requirements/odoo-addons.txt" \
+            || die "pip install -r requirements/odoo-addons.txt failed"
         echo "$want" > "$stamp"
     fi
     if [ -n "${ODOO_SRC:-}" ]; then
@@ -76,9 +87,10 @@ if tuple(odoo.release.version_info[:2]) != (18, 0):
 PYEOF
 }
 
-# addons_path for Odoo: its own addons directories plus this repository.
+# addons_path for Odoo: its own addons directories, the OCA addons of
+# requirements/odoo-addons.txt, and this repository.
 odoo_addons_path() {
-    "$PY" - "$ROOT" <<'PYEOF'
+    "$PY" - "$ROOT" "$ODOO_ADDONS_DIR/odoo/addons" <<'PYEOF'
 import os, sys
 import odoo
 paths = []
@@ -88,6 +100,7 @@ for candidate in (os.path.join(os.path.dirname(base), "addons"),
     if os.path.isdir(candidate) and os.path.isdir(os.path.join(candidate, "mail")):
         paths.append(candidate)
 paths.append(os.path.join(base, "addons"))
+paths.append(sys.argv[2])
 paths.append(sys.argv[1])
 print(",".join(dict.fromkeys(paths)))
 PYEOF

@@ -24,3 +24,4 @@ from . import mail_mail_smtp
 from . import res_config_settings
 from . import carerix_mailbox_sync_request
 from . import bus_presence
+from . import carerix_mail_privacy_log
