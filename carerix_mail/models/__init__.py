@@ -16,6 +16,7 @@ from . import ir_mail_server
 from . import carerix_mailbox_sent
 from . import carerix_mailbox_message_sent
 from . import mail_thread_privacy
+from . import mail_thread_search
 from . import ir_attachment
 from . import mail_scheduled_message
 from . import ir_default
