@@ -8,8 +8,15 @@ rules, with the field's domain, which holds the rule of confidential mail
 record found, whatever the operator.
 """
 
-from odoo import models
+from odoo import fields, models
 from odoo.osv import expression
+
+
+class IrAttachment(models.Model):
+    _inherit = "ir.attachment"
+
+    # searched with ilike by ``message_content`` (attachment names)
+    name = fields.Char(index="trigram")
 
 
 class MailThread(models.AbstractModel):  # pylint: disable=consider-merging-classes-inherited
