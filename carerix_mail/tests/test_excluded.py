@@ -85,6 +85,11 @@ class TestExcludedList(TransactionCase):
         arch = etree.fromstring(search["arch"])
         (node,) = arch.xpath("//filter[@name='excluded']")
         self.assertEqual(node.get("domain"), "[('state', '=', 'excluded')]")
+        listing = self.env["carerix.mailbox.message"].get_view(view_type="list")
+        self.assertEqual(
+            etree.fromstring(listing["arch"]).get("decoration-muted"),
+            "state in ('raw', 'excluded')",
+        )
         settings = self.env["res.config.settings"].get_view(view_type="form")
         self.assertIn('name="carerix_excluded_addresses"', settings["arch"])
         self.assertIn('name="carerix_exclude_colleagues"', settings["arch"])
