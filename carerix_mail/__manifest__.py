@@ -27,6 +27,7 @@
         "views/res_partner_views.xml",
         "views/carerix_mailbox_message_views.xml",
         "views/res_config_settings_views.xml",
+        "views/carerix_mail_excluded_views.xml",
         "views/oauth_templates.xml",
         "wizards/carerix_mailbox_folder_wizard_views.xml",
         "data/ir_cron_data.xml",

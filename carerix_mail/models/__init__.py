@@ -4,6 +4,7 @@ from . import carerix_mailbox_uidl
 from . import carerix_mailbox_message
 from . import carerix_mailbox_message_archive
 from . import carerix_mailbox_message_match
+from . import carerix_mail_excluded
 from . import mail_message
 from . import res_partner
 from . import res_users
@@ -15,6 +16,7 @@ from . import ir_mail_server
 from . import carerix_mailbox_sent
 from . import carerix_mailbox_message_sent
 from . import mail_thread_privacy
+from . import mail_thread_search
 from . import ir_attachment
 from . import mail_scheduled_message
 from . import ir_default

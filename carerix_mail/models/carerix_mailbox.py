@@ -151,6 +151,15 @@ class CarerixMailbox(models.Model):
     outgoing_confidential = fields.Boolean(
         "Outgoing email confidential by default", user_setting=True
     )
+    # Never archived on records (carerix_mail_excluded.py).
+    excluded_addresses = fields.Text(
+        "My excluded addresses",
+        help="Your mail with these addresses and domains (one per line, e.g. "
+        "doctor@clinic.example or clinic.example, which covers its subdomains) "
+        "is never archived on contacts, candidates or applications. It stays "
+        "in your My mail, marked Excluded.",
+        user_setting=True,
+    )
     has_password = fields.Boolean(
         "Password set",
         compute="_compute_has_password",

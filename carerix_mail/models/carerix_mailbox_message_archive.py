@@ -133,6 +133,8 @@ class ArchiveBatch:
         self.parents = defaultdict(set)
         # "<Message-ID>" of private mail, any owner
         self.private_refs = set()
+        # the addresses never archived on (carerix_mail_excluded.ExcludedList)
+        self.excluded = None
         self.extra = {}
 
 
@@ -145,6 +147,7 @@ class ArchiveMail:
         self.parsed = None  # engine.message.ParsedMessage
         self.targets = {}  # {model: records} it is archived on
         self.confidential = False
+        self.excluded = False  # archived on nothing (excluded addresses)
         self.entry = None  # the new carerix.mailbox.message, if any
         self.body = ""
         self.copies = None  # its mail.message copies, the mailbox copy first
@@ -283,12 +286,16 @@ class CarerixMailboxMessage(models.Model):
     @api.model
     def _carerix_match(self, batch, mails):
         """Decide per mail, in order, the records it is archived on (without
-        what ``batch.exclude`` says) and whether it is private."""
+        what ``batch.exclude`` says, nothing when its addresses are excluded)
+        and whether it is private."""
         for mail in mails:
             info = mail.info
             targets = _without(
                 self._archive_targets(batch, info), batch.exclude.get(info.dedup_key)
             )
+            mail.excluded = self._carerix_excluded_for(batch, info)
+            if mail.excluded:
+                targets = {}
             confidential = batch.confidential.get(info.dedup_key)
             if confidential is None:
                 confidential = self._carerix_confidential_for(batch, info, targets)
@@ -324,7 +331,11 @@ class CarerixMailboxMessage(models.Model):
             "date": _utc_naive(info.date) or fields.Datetime.now(),
             "direction": batch.direction,
             "folder": batch.folder,
-            "state": "matched" if mail.targets or excluded else "unmatched",
+            "state": "excluded"
+            if mail.excluded
+            else "matched"
+            if mail.targets or excluded
+            else "unmatched",
             "confidential": mail.confidential,
         }
         # a record excluded for its copy has the mail archived all the same
