@@ -14,10 +14,14 @@ The rule, applied per mail by the archive pipeline
   the owner's own (incoming and outgoing alike);
 * an excluded counterpart is never archived on: no copy on its contact, its
   candidate or their applications;
-* a mail whose counterparts are all excluded is archived on nothing at all
-  (not on the records it replies to either): its entry stays in the owner's
-  *My mail* with the state *Excluded*. A mail with one excluded and one
-  other counterpart is archived on the other one's records as usual.
+* a mail whose counterparts are all excluded, one of them by a list, is
+  archived on nothing at all (not on the records it replies to either): its
+  entry stays in the owner's *My mail* with the state *Excluded*;
+* a mail exchanged with colleagues only goes to the record it replies to (a
+  colleague's answer in a candidate's conversation stays on the candidate),
+  and is *Excluded* when it replies to nothing;
+* a mail with one excluded and one other counterpart is archived on the
+  other one's records as usual.
 
 The lists are read once per archive batch
 (:meth:`CarerixMailboxMessage._carerix_archive_lookup`).
@@ -97,11 +101,15 @@ def is_excluded(email, addresses, domains):
 
 
 class ExcludedList:
-    """Addresses and domains whose mail is not archived, for one batch."""
+    """Addresses and domains whose mail is not archived, for one batch.
+    ``colleagues`` holds the colleagues' addresses and domains (another
+    :class:`ExcludedList`, empty when the company setting is off): mail with
+    colleagues only still goes to the record it replies to."""
 
-    def __init__(self):
+    def __init__(self, colleagues=True):
         self.addresses = set()
         self.domains = set()
+        self.colleagues = ExcludedList(colleagues=False) if colleagues else None
 
     def add(self, text):
         addresses, domains, _invalid = parse_excluded(text)
@@ -109,6 +117,10 @@ class ExcludedList:
         self.domains |= domains
 
     def __contains__(self, email):
+        return self.listed(email) or bool(self.colleagues and email in self.colleagues)
+
+    def listed(self, email):
+        """Whether ``email`` is on the lists themselves (not a colleague's)."""
         return is_excluded(email, self.addresses, self.domains)
 
 
@@ -204,7 +216,7 @@ class CarerixMailboxMessage(models.Model):
         excluded.add(company.carerix_excluded_addresses)
         excluded.add(batch.mailbox.sudo().excluded_addresses)
         if company.carerix_exclude_colleagues:
-            self._carerix_add_colleagues(excluded)
+            self._carerix_add_colleagues(excluded.colleagues)
         return excluded
 
     @api.model
@@ -246,16 +258,21 @@ class CarerixMailboxMessage(models.Model):
 
     @api.model
     def _carerix_excluded_for(self, batch, info):
-        """Whether ``info`` is archived on nothing: it has counterparts (From,
-        To, Cc but the owner's own addresses) and all are excluded."""
+        """Whether ``info`` has counterparts (From, To, Cc but the owner's own
+        addresses) and all are excluded: ``"listed"`` when one of them is on
+        a list (the mail is archived on nothing), ``"colleagues"`` when all
+        are colleagues (it still goes to the record it replies to, never to
+        the colleagues' partners), else False."""
         excluded = getattr(batch, "excluded", None)
         counterparts = {
             address.email
             for address in info.from_ + info.to + info.cc
             if address.email and address.email not in batch.own_emails
         }
-        return bool(
-            excluded
-            and counterparts
-            and all(email in excluded for email in counterparts)
-        )
+        if not (excluded and counterparts):
+            return False
+        if not all(email in excluded for email in counterparts):
+            return False
+        if any(excluded.listed(email) for email in counterparts):
+            return "listed"
+        return "colleagues"

@@ -293,9 +293,11 @@ class CarerixMailboxMessage(models.Model):
             targets = _without(
                 self._archive_targets(batch, info), batch.exclude.get(info.dedup_key)
             )
-            mail.excluded = self._carerix_excluded_for(batch, info)
-            if mail.excluded:
+            excluded = self._carerix_excluded_for(batch, info)
+            if excluded == "listed":
                 targets = {}
+            # with colleagues only: on the record it replies to, if any
+            mail.excluded = bool(excluded) and not targets
             confidential = batch.confidential.get(info.dedup_key)
             if confidential is None:
                 confidential = self._carerix_confidential_for(batch, info, targets)

@@ -232,8 +232,9 @@ class TestExcludedArchive(TransactionCase):
 
     def test_mail_between_colleagues(self):
         """On by default: mail with colleagues only (their address, their
-        mailbox's From address, an alias domain) is excluded, also when it
-        replies to mail on a record; off, it is archived as before."""
+        mailbox's From address, an alias domain) is excluded; one that
+        replies to mail on a record goes to that record only; off, it is
+        archived as before."""
         colleague = self.recruiter(
             "excl_colleague", from_address="Jane@Recruiting.Example"
         )
@@ -244,7 +245,6 @@ class TestExcludedArchive(TransactionCase):
         first_id = make_msgid()
         self.archive(self.box, "cand@mail.example", me, "CV", message_id=first_id)
         mails = [
-            (colleague.user_id.email, "Re: CV", first_id),
             ("jane@recruiting.example", "Lunch", None),
             (f"jobs@{alias_domain.name}", "Routed", None),
         ]
@@ -252,6 +252,21 @@ class TestExcludedArchive(TransactionCase):
             entry = self.archive(self.box, sender, me, subject, in_reply_to=parent)
             self.assert_excluded(entry)
         self.assertEqual(self.mail_on(self.candidate).mapped("subject"), ["CV"])
+        # a colleague's answer in the candidate's conversation: on the
+        # candidate (the record it replies to), not on the colleague
+        reply = self.archive(
+            self.box, colleague.user_id.email, me, "Re: CV", in_reply_to=first_id
+        )
+        self.assertEqual(reply.state, "matched")
+        self.assertEqual(
+            sorted(self.mail_on(self.candidate).mapped("subject")), ["CV", "Re: CV"]
+        )
+        self.assertFalse(self.mail_on(colleague.user_id.partner_id))
+        # a listed address in the same conversation: on nothing
+        listed = self.archive(
+            self.box, "noreply@shop.example", me, "Re: CV ad", in_reply_to=first_id
+        )
+        self.assert_excluded(listed)
         # a colleague and a candidate: archived on the candidate
         both = self.archive(
             self.box, colleague.user_id.email, me, "Intro", cc="cand@mail.example"
