@@ -262,6 +262,17 @@ class CarerixMailboxMessage(models.Model):
         return counts
 
     @api.model
+    def _carerix_erase_person(self, emails, action):
+        """Erase the archived mail of the person of ``emails`` (with
+        tombstones) and write the audit entry of ``action``; returns the
+        counts. Checks no rights: the callers do."""
+        addresses = normalized_addresses(emails)
+        entries = self._carerix_person_entries(addresses)
+        counts = self._carerix_erase_entries(entries, emails=addresses)
+        self.env["carerix.mail.privacy.log"]._log(action, addresses, counts)
+        return counts
+
+    @api.model
     def _carerix_erase_rows(self, found):
         """Delete the rows of ``found`` (:meth:`_carerix_erase_collect`):
         what hangs on the messages first, then the attachments, the messages
