@@ -13,7 +13,8 @@ class CarerixMailEraseWizard(models.TransientModel):
         """Opened on candidates: their contacts and the addresses of both."""
         if model != "hr.candidate":
             return super()._carerix_person_of(model, ids)
-        candidates = self.env["hr.candidate"].browse(ids).exists()
+        # sudo: the Data protection group (checked) reads the addresses only
+        candidates = self.env["hr.candidate"].sudo().browse(ids).exists()
         partners = candidates.partner_id
         return partners, normalized_addresses(
             candidates.mapped("email_from") + partners.mapped("email")
