@@ -270,3 +270,25 @@ class TestErasePerson(SentFolderCase):
             self.assertTrue(admin.has_group("carerix_mail.group_data_protection"))
             recruiter = env["res.users"].browse(u1)
             self.assertFalse(recruiter.has_group("carerix_mail.group_data_protection"))
+
+    def test_pop3_reconnect_imports_nothing_and_keeps_its_uidls(self):
+        user_id, login, email = self.make_recruiter(protocol="pop3", keep_copy=True)
+        mine = words("pop")
+        self.plant(self.person, mine, login, email)
+        self.plant(self.other, words("pob"), login, email)
+        self.assertEqual(self.sync(user_id)["state"], "ok")
+        with self.real_env(uid=self.dp_user) as env:
+            wizard = self.open_wizard(env)
+            self.assertEqual(wizard.entry_count, 1)
+            wizard.action_erase()
+        with self.real_env() as env:
+            box = env["res.users"].browse(user_id)._carerix_mailbox()
+            box.uidl_ids.unlink()  # a reconnect: every message fetched again
+        health = self.sync(user_id)
+        self.assertEqual(health["state"], "ok", health["last_error"])
+        with self.real_env() as env:
+            self.assertFalse(self.person_entries(env))
+            box = env["res.users"].browse(user_id)._carerix_mailbox()
+            self.assertEqual(len(box.uidl_ids), 2)  # both known again
+            self.assertEqual(len(self.entries(user_id)), 1)  # the other's only
+            self.assertEqual(probe_hits(env.cr, list(mine.values())), set())
