@@ -13,8 +13,10 @@
     # Odoo's attachment_indexation reads PDF CVs with it.
     "external_dependencies": {"python": ["pdfminer.six"]},
     "data": [
+        "security/ir.model.access.csv",
         "data/mail_template_data.xml",
         "views/hr_applicant_views.xml",
+        "views/carerix_cv_views.xml",
     ],
     "installable": True,
     "auto_install": True,

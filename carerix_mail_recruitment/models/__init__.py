@@ -1,1 +1,2 @@
 from . import carerix_mailbox_message
+from . import carerix_cv
