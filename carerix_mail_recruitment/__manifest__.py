@@ -18,6 +18,11 @@
         "views/hr_applicant_views.xml",
         "views/carerix_cv_views.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "carerix_mail_recruitment/static/tests/tours/*.js",
+        ],
+    },
     "installable": True,
     "auto_install": True,
     "application": False,

@@ -3,7 +3,9 @@ by hand, one page in Helvetica) and a DOCX (a zip with word/document.xml),
 both readable by Odoo's attachment indexation."""
 
 import io
+import struct
 import zipfile
+import zlib
 from xml.sax.saxutils import escape
 
 
@@ -79,3 +81,20 @@ PDF_MIMETYPE = "application/pdf"
 DOCX_MIMETYPE = (
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 )
+
+
+def make_png():
+    """A valid 1x1 PNG picture (no CV)."""
+
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\xcc\x33\x33")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", pixels)
+        + chunk(b"IEND", b"")
+    )

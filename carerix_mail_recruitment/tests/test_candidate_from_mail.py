@@ -11,9 +11,9 @@ from odoo.tests import tagged
 from odoo.addons.carerix_mail.tests.common import SyncCase, make_mail, unique
 
 from .common import make_recruiter
-from .cv_files import PDF_MIMETYPE, make_pdf
+from .cv_files import PDF_MIMETYPE, make_pdf, make_png
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = make_png()
 
 
 @tagged("post_install", "-at_install")

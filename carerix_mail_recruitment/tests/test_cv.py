@@ -8,9 +8,9 @@ from odoo.tests import tagged
 from odoo.addons.carerix_mail.tests.common import SyncCase, unique
 
 from .common import make_applicant, make_recruiter
-from .cv_files import DOCX_MIMETYPE, PDF_MIMETYPE, make_docx, make_pdf
+from .cv_files import DOCX_MIMETYPE, PDF_MIMETYPE, make_docx, make_pdf, make_png
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = make_png()
 CV_CONTENT = "[('attachment_ids.index_content', 'ilike', self)]"
 
 
