@@ -18,6 +18,9 @@
         "views/hr_applicant_views.xml",
         "views/carerix_cv_views.xml",
     ],
+    "demo": [
+        "demo/carerix_mail_recruitment_demo.xml",
+    ],
     "assets": {
         "web.assets_tests": [
             "carerix_mail_recruitment/static/tests/tours/*.js",

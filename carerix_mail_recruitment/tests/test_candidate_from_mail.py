@@ -10,8 +10,8 @@ from odoo.tests import tagged
 
 from odoo.addons.carerix_mail.tests.common import SyncCase, make_mail, unique
 
+from ..tools.cv_files import PDF_MIMETYPE, make_pdf, make_png
 from .common import make_recruiter
-from .cv_files import PDF_MIMETYPE, make_pdf, make_png
 
 PNG = make_png()
 

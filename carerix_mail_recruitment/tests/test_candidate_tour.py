@@ -11,8 +11,8 @@ from odoo.addons.carerix_mail.tests.common import (
     unique,
 )
 
+from ..tools.cv_files import PDF_MIMETYPE, make_pdf, make_png
 from .common import make_recruiter
-from .cv_files import PDF_MIMETYPE, make_pdf, make_png
 
 # The names the tour looks for.
 SUBJECT = "TOURCANDIDATE Open application"

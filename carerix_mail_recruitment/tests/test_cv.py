@@ -7,8 +7,8 @@ from odoo.tests import tagged
 
 from odoo.addons.carerix_mail.tests.common import SyncCase, unique
 
+from ..tools.cv_files import DOCX_MIMETYPE, PDF_MIMETYPE, make_docx, make_pdf, make_png
 from .common import make_applicant, make_recruiter
-from .cv_files import DOCX_MIMETYPE, PDF_MIMETYPE, make_docx, make_pdf, make_png
 
 PNG = make_png()
 CV_CONTENT = "[('attachment_ids.index_content', 'ilike', self)]"

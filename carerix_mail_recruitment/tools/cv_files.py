@@ -1,6 +1,7 @@
-"""Small real CV files for the tests and the demo: a PDF with text (written
-by hand, one page in Helvetica) and a DOCX (a zip with word/document.xml),
-both readable by Odoo's attachment indexation."""
+"""Small real CV files for the tests and the demo (``scripts/demo_setup.py``):
+a PDF with text (written by hand, one page in Helvetica) and a DOCX (a zip
+with word/document.xml), both readable by Odoo's attachment indexation, and
+a PNG picture that is no CV. Not imported by the addon itself."""
 
 import io
 import struct
