@@ -7,6 +7,7 @@ from odoo.tests import tagged
 
 from odoo.addons.carerix_mail.tests.common import SyncCase, unique
 
+from ..models.carerix_cv import looks_like_cv
 from ..tools.cv_files import DOCX_MIMETYPE, PDF_MIMETYPE, make_docx, make_pdf, make_png
 from .common import make_applicant, make_recruiter
 
@@ -195,3 +196,39 @@ class TestCvFromMail(SyncCase):
                 [(m.model, m.res_id) for m in entry.copy_ids],
             )
             self.assertFalse(self.documents(env, "hr.candidate", self.candidate_id))
+
+    def test_rtf_cv_found_by_content(self):
+        rtf = (
+            rb"{\rtf1\ansi\deff0{\fonttbl{\f0 Arial;}}{\*\generator Writer;}"
+            rb"\f0 Carla Candidate\par Ervaring: " + self.pdf_word.encode() + rb"\par}"
+        )
+        self.mail_cv("My CV", [("cv.rtf", rtf, "application/rtf")])
+        with self.real_env() as env:
+            doc = self.documents(env, "hr.candidate", self.candidate_id)
+            self.assertEqual(doc.name, "cv.rtf")
+            self.assertEqual(
+                doc.index_content, f"Carla Candidate\nErvaring: {self.pdf_word}"
+            )
+            self.assertEqual(
+                self.found_by(env, self.pdf_word),
+                ({self.applicant_id}, {self.candidate_id}),
+            )
+
+    def test_what_looks_like_a_cv(self):
+        cases = {
+            ("cv.pdf", "application/pdf", False): True,
+            ("CV.DOCX", "application/octet-stream", False): True,
+            ("cv.odt", "", False): True,
+            ("cv.doc", "application/msword", False): True,
+            ("cv.rtf", "text/rtf", False): True,
+            ("", "application/pdf", False): True,
+            ("cv.pdf", "application/pdf", True): False,  # inline
+            ("photo.png", "image/png", False): False,
+            ("smime.p7s", "application/pkcs7-signature", False): False,
+            ("signature.asc", "application/pgp-signature", False): False,
+            ("", "image/jpeg", False): False,
+            ("invite.ics", "text/calendar", False): False,
+        }
+        for (name, mimetype, inline), expected in cases.items():
+            with self.subTest(name=name, mimetype=mimetype):
+                self.assertEqual(looks_like_cv(name, mimetype, inline), expected)
