@@ -77,6 +77,36 @@ class CarerixMailboxMessage(models.Model):
         return result
 
     @api.model
+    def _carerix_erase_preview(self, entries):
+        """Also count the CV documents that erasing ``entries`` removes."""
+        counts = super()._carerix_erase_preview(entries)
+        candidates, copies = self._carerix_cv_candidates_of(entries)
+        if candidates:
+            counts["attachments"] += len(candidates._carerix_cv_plan(copies)[0])
+        return counts
+
+    @api.model
+    def _carerix_erase_entries(self, entries, *args, **kwargs):
+        """Also remove the CV documents that the erased mail gave its
+        candidates and their applications (unless another public mail from
+        the candidate still carries the same file)."""
+        candidates, _copies = self._carerix_cv_candidates_of(entries)
+        counts = super()._carerix_erase_entries(entries, *args, **kwargs)
+        if candidates:
+            counts["attachments"] += candidates._carerix_cv_resync()
+        return counts
+
+    @api.model
+    def _carerix_cv_candidates_of(self, entries):
+        """``(candidates, copies)``: the candidates ``entries`` are archived on,
+        and the copies there (sudo)."""
+        copies = entries.sudo().copy_ids.filtered(lambda m: m.model == "hr.candidate")
+        candidates = (
+            self.env["hr.candidate"].sudo().browse(set(copies.mapped("res_id")))
+        )
+        return candidates, copies
+
+    @api.model
     def _carerix_cv_from_batch(self, batch, mails):
         """The CVs of incoming, not private mails of ``mails`` archived on a
         candidate who sent them: documents of the candidate and of his open
@@ -182,43 +212,55 @@ class HrCandidate(models.Model):
         """Bring the CV documents (``carerix_cv``) of these candidates and their
         applications in line with the privacy of their mail: documents whose
         file no public mail from the candidate carries anymore are removed,
-        CVs of public mail are added."""
+        CVs of public mail are added. Returns how many were removed."""
+        stale, pairs = self._carerix_cv_plan()
+        stale.unlink()
+        self._carerix_add_cv_documents(pairs)
+        return len(stale)
+
+    def _carerix_cv_plan(self, without=None):
+        """``(stale documents, pairs)`` of these candidates, as if the
+        messages ``without`` were gone: the CV documents of the candidates and
+        all their applications whose file no public mail from the candidate
+        carries, and ``[(candidate, CVs)]`` of those mails."""
         candidates = self.sudo().exists()
+        Attachment = self.env["ir.attachment"].sudo()
         if not candidates:
-            return
-        messages = (
-            self.env["mail.message"]
-            .sudo()
-            .search(
-                [
-                    ("model", "=", "hr.candidate"),
-                    ("res_id", "in", candidates.ids),
-                    ("carerix_mailbox_message_id", "!=", False),
-                    ("carerix_direction", "=", "incoming"),
-                    ("carerix_confidential", "=", False),
-                    ("attachment_ids", "!=", False),
-                ]
-            )
-        )
-        pairs = []
-        for message in messages:
+            return Attachment, []
+        domain = [
+            ("model", "=", "hr.candidate"),
+            ("res_id", "in", candidates.ids),
+            ("carerix_mailbox_message_id", "!=", False),
+            ("carerix_direction", "=", "incoming"),
+            ("carerix_confidential", "=", False),
+            ("attachment_ids", "!=", False),
+        ]
+        if without:
+            domain.append(("id", "not in", without.ids))
+        pairs, kept = [], defaultdict(set)
+        for message in self.env["mail.message"].sudo().search(domain):
             candidate = candidates.browse(message.res_id)
             emails = _emails(message.carerix_mailbox_message_id.email_from)
+            if not _from_candidate(candidate, emails):
+                continue
+            # any file of it stays (a file chosen in Create candidate too)
+            kept[candidate.id].update(message.attachment_ids.mapped("checksum"))
             cvs = message.attachment_ids.filtered(
                 lambda a: looks_like_cv(a.name, a.mimetype)
             )
-            if cvs and _from_candidate(candidate, emails):
+            if cvs:
                 pairs.append((candidate, cvs))
-        self._carerix_remove_stale_cvs(candidates, pairs)
-        self._carerix_add_cv_documents(pairs)
+        stale = Attachment.browse(
+            document.id
+            for document, candidate_id in self._carerix_cv_documents(candidates)
+            if document.checksum not in kept[candidate_id]
+        )
+        return stale, pairs
 
     @api.model
-    def _carerix_remove_stale_cvs(self, candidates, pairs):
-        """Remove the CV documents of ``candidates`` and all their applications
-        whose file is in none of ``pairs`` of their candidate."""
-        wanted = defaultdict(set)
-        for candidate, attachments in pairs:
-            wanted[candidate.id].update(attachments.mapped("checksum"))
+    def _carerix_cv_documents(self, candidates):
+        """``[(document, candidate id)]``: the CV documents of ``candidates``
+        and of all their applications (sudo)."""
         applicants = (
             self.env["hr.applicant"]
             .sudo()
@@ -245,9 +287,7 @@ class HrCandidate(models.Model):
                 ]
             )
         )
-        documents.filtered(
-            lambda d: d.checksum not in wanted[candidate_of[d.res_model, d.res_id]]
-        ).unlink()
+        return [(d, candidate_of[d.res_model, d.res_id]) for d in documents]
 
 
 class MailMessage(models.Model):

@@ -5,3 +5,4 @@ from . import test_sync
 from . import test_cv
 from . import test_candidate_from_mail
 from . import test_candidate_tour
+from . import test_cv_erase
