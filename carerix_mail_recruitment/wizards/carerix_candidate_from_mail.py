@@ -65,13 +65,13 @@ class CarerixMailboxMessage(models.Model):
     def _carerix_thread_entries(self):
         """This mail and every mail of its owner in its conversation (linked by
         Message-ID through In-Reply-To / References, in either direction,
-        e.g. his reply in Sent), but those stored raw (sudo)."""
+        e.g. his reply in Sent), but those stored raw or excluded (sudo)."""
         entries = self.sudo()
         conversation = entries.copy_ids._carerix_conversation()
         thread = conversation.carerix_mailbox_message_id.filtered(
             lambda e: e.owner_id in entries.owner_id
         )
-        return (entries | thread).filtered(lambda e: e.state != "raw")
+        return (entries | thread).filtered(lambda e: e.state not in ("raw", "excluded"))
 
     def _carerix_archive_on_records(self, targets):
         """Archive these mails on ``targets`` (``{model: records}``): a copy of
