@@ -95,6 +95,10 @@ registry.category("web_tour.tours").add("carerix_mail_recruitment_create_candida
             trigger: ".o_form_view button[name=action_carerix_create_candidate]",
         },
         {
+            content: "and a contact only with the other button",
+            trigger: ".o_form_view button[name=action_create_partner_from_sender]:contains(Create contact from sender)",
+        },
+        {
             content: "Its CV is in the chatter",
             trigger: `.o-mail-Chatter .o-mail-AttachmentCard:contains(${CV})`,
         },
