@@ -13,10 +13,20 @@
     # Odoo's attachment_indexation reads PDF CVs with it.
     "external_dependencies": {"python": ["pdfminer.six"]},
     "data": [
+        "security/ir.model.access.csv",
         "data/mail_template_data.xml",
         "views/hr_applicant_views.xml",
         "views/carerix_mail_erase_wizard_views.xml",
+        "views/carerix_cv_views.xml",
     ],
+    "demo": [
+        "demo/carerix_mail_recruitment_demo.xml",
+    ],
+    "assets": {
+        "web.assets_tests": [
+            "carerix_mail_recruitment/static/tests/tours/*.js",
+        ],
+    },
     "installable": True,
     "auto_install": True,
     "application": False,

@@ -62,9 +62,9 @@ dbfilter = ^$DB\$
 list_db = False
 CONFEOF
 
-say "Creating database $DB with carerix_mail and its demo data (about a minute)"
-"$PY" -m odoo -c "$CONF" -d "$DB" -i carerix_mail --stop-after-init \
-    --log-level=warn || die "installing carerix_mail failed"
+say "Creating database $DB with carerix_mail, Recruitment and their demo data (a few minutes)"
+"$PY" -m odoo -c "$CONF" -d "$DB" -i carerix_mail,carerix_mail_recruitment --stop-after-init \
+    --log-level=warn || die "installing carerix_mail and carerix_mail_recruitment failed"
 
 say "Filling the demo mailboxes"
 "$PY" scripts/demo_setup.py --conf "$CONF" --db "$DB" --state "$RUN_DIR/state.json" \

@@ -2,16 +2,18 @@
 
 Run by scripts/demo.sh after the database was created with the demo data:
 creates a Dovecot account per demo recruiter, delivers sample mail (from demo
-candidates and contacts, an unknown sender, a confidential subject, mail read
-elsewhere, the Sent folder), configures each recruiter's mailbox (one signs in
-with "Microsoft 365", the local identity provider posing as Microsoft) and runs
-a first sync, then writes the logins to logins.txt beside the state file.
-One recruiter sends through his own outgoing server (Dovecot's submission
-service, relaying to the dev services' SMTP sink).
+candidates and contacts, CVs (PDF and DOCX) of demo candidates, an unknown
+applicant with his CV and the recruiter's reply in Sent, a confidential
+subject, mail read elsewhere, the Sent folder), configures each recruiter's
+mailbox (one signs in with "Microsoft 365", the local identity provider posing
+as Microsoft) and runs a first sync, then writes the logins to logins.txt
+beside the state file. One recruiter sends through his own outgoing server
+(Dovecot's submission service, relaying to the dev services' SMTP sink).
 """
 
 import argparse
 import datetime
+import importlib
 import sys
 import time
 from email.message import EmailMessage
@@ -38,6 +40,14 @@ OAUTH_RECRUITER = "bram"
 OWN_SMTP_RECRUITER = "anna"
 DEMO_CLIENT_ID = "carerix-demo"
 DEMO_CLIENT_SECRET = "carerix-demo-secret"
+
+
+def cv_files():
+    """The sample CV files of carerix_mail_recruitment (importable once the
+    registry is loaded)."""
+    return importlib.import_module(
+        "odoo.addons.carerix_mail_recruitment.tools.cv_files"
+    )
 
 
 def mail(sender, to, subject, body, days_ago=0, in_reply_to=None):
@@ -67,8 +77,11 @@ def sample_mail(email):
         "Met vriendelijke groet,\nSem Visser",
         days_ago=4,
     )
+    files = cv_files()
     first.add_attachment(
-        b"%PDF-1.4\n% demo CV\n",
+        files.make_pdf(
+            ["Sem Visser", "Projectleider bouw", "Ervaring: utiliteitsbouw, BIM"]
+        ),
         maintype="application",
         subtype="pdf",
         filename="CV Sem Visser.pdf",
@@ -84,6 +97,7 @@ def sample_mail(email):
     return [
         ("INBOX", first, ()),
         ("Sent", reply, (b"\\Seen",)),
+        *cv_mail(email),
         (
             "INBOX",
             mail(
@@ -96,28 +110,67 @@ def sample_mail(email):
             ),
             (b"\\Seen",),  # already read on the recruiter's phone
         ),
-        (
-            "INBOX",
-            mail(
-                "Noor el Amrani <noor.elamrani@mail.example>",
-                email,
-                "Vertrouwelijk: mijn huidige werkgever",
-                "Graag discreet behandelen: ik werk nog bij mijn huidige werkgever.",
-                days_ago=1,
-            ),
-            (),
-        ),
-        (
-            "INBOX",
-            mail(
-                "Onbekend <someone@unknown.example>",
-                email,
-                "Open sollicitatie",
-                "Ik ben op zoek naar werk in de logistiek.",
-                days_ago=0,
-            ),
-            (),
-        ),
+    ]
+
+
+def cv_mail(email):
+    """(folder, message, flags) of the CVs for one recruiter's mailbox: a
+    DOCX of a demo candidate, a confidential mail with a CV (it stays in the
+    private mail), and an unknown applicant's CV with the recruiter's reply
+    (try *Create candidate* on it)."""
+    files = cv_files()
+    daan = mail(
+        "Daan Mulder <daan.mulder@mail.example>",
+        email,
+        "Mijn cv voor werkvoorbereider",
+        "Hallo,\n\nIn de bijlage mijn bijgewerkte cv.\n\nDaan",
+        days_ago=2,
+    )
+    daan.add_attachment(
+        files.make_docx(["Daan Mulder", "Werkvoorbereider", "AutoCAD, Revit"]),
+        maintype="application",
+        subtype="vnd.openxmlformats-officedocument.wordprocessingml.document",
+        filename="CV Daan Mulder.docx",
+    )
+    noor = mail(
+        "Noor el Amrani <noor.elamrani@mail.example>",
+        email,
+        "Vertrouwelijk: mijn huidige werkgever",
+        "Graag discreet behandelen: ik werk nog bij mijn huidige werkgever.",
+        days_ago=1,
+    )
+    noor.add_attachment(
+        files.make_pdf(["Noor el Amrani", "Projectleider", "Huidige werkgever"]),
+        maintype="application",
+        subtype="pdf",
+        filename="CV Noor el Amrani.pdf",
+    )
+    fleur = mail(
+        "Fleur de Boer <fleur.deboer@mail.example>",
+        email,
+        "Open sollicitatie",
+        "Ik ben op zoek naar werk in de logistiek. Mijn cv zit in de bijlage.",
+        days_ago=1,
+    )
+    fleur.add_attachment(
+        files.make_pdf(["Fleur de Boer", "Logistiek planner", "Heftruckcertificaat"]),
+        maintype="application",
+        subtype="pdf",
+        filename="CV Fleur de Boer.pdf",
+    )
+    answer = mail(
+        email,
+        "Fleur de Boer <fleur.deboer@mail.example>",
+        "Re: Open sollicitatie",
+        "Dag Fleur,\n\nDank je wel. Heb je ook ervaring met planningssoftware?\n",
+        days_ago=0,
+        in_reply_to=fleur["Message-ID"],
+    )
+    return [
+        ("INBOX", daan, ()),
+        ("INBOX", noor, ()),
+        ("INBOX", fleur, ()),
+        ("Sent", answer, (b"\\Seen",)),
     ]
 
 

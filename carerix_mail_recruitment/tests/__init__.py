@@ -4,3 +4,7 @@ from . import test_refuse
 from . import test_sync
 from . import test_search_mail
 from . import test_erase
+from . import test_cv
+from . import test_candidate_from_mail
+from . import test_candidate_tour
+from . import test_cv_erase

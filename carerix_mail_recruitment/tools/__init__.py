@@ -1,0 +1,1 @@
+"""Helpers outside the ORM: sample CV files (tests and demo)."""
