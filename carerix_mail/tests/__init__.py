@@ -20,3 +20,4 @@ from . import test_push_runner
 from . import test_push_tour
 from . import test_outgoing_server
 from . import test_send_own_server
+from . import test_export
