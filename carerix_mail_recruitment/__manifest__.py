@@ -15,6 +15,7 @@
     "data": [
         "data/mail_template_data.xml",
         "views/hr_applicant_views.xml",
+        "wizards/carerix_mail_export_wizard_views.xml",
     ],
     "installable": True,
     "auto_install": True,

@@ -2,3 +2,4 @@ from . import test_archive
 from . import test_templates
 from . import test_refuse
 from . import test_sync
+from . import test_export

@@ -1,1 +1,2 @@
 from . import applicant_get_refuse_reason
+from . import carerix_mail_export_wizard
