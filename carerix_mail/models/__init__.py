@@ -26,3 +26,5 @@ from . import res_config_settings
 from . import carerix_mailbox_sync_request
 from . import bus_presence
 from . import carerix_mail_privacy_log
+from . import carerix_mail_tombstone
+from . import carerix_mailbox_message_erase

@@ -576,6 +576,8 @@ class CarerixMailboxMessage(models.Model):
                     "subject": _storable(info.subject if info else "")
                     or _("(no subject)"),
                     "email_from": _format_addresses(info.from_) if info else False,
+                    "email_to": _format_addresses(info.to) if info else False,
+                    "email_cc": _format_addresses(info.cc) if info else False,
                     "date": fields.Datetime.now(),
                     "direction": direction,
                     "folder": folder,
