@@ -3,11 +3,9 @@ of every owner that hold a person's addresses, and the ZIP of their ``.eml``
 files (built by :mod:`..engine.export`)."""
 
 import base64
-from email.utils import getaddresses
 
 from odoo import _, api, models
 from odoo.exceptions import AccessError
-from odoo.osv import expression
 
 from ..engine.export import ExportedMail, build_zip
 from ..engine.message import normalize_email, parse_headers
@@ -20,11 +18,6 @@ DATA_PROTECTION_GROUP = "carerix_mail.group_data_protection"
 def normalized_emails(emails):
     """The plausible addresses of ``emails``, normalized, as a set."""
     return {e for e in (normalize_email(v) for v in emails or ()) if e}
-
-
-def header_emails(*values):
-    """The normalized addresses of address header values."""
-    return normalized_emails(a for _name, a in getaddresses([v or "" for v in values]))
 
 
 class CarerixMailboxMessage(models.Model):
@@ -47,24 +40,15 @@ class CarerixMailboxMessage(models.Model):
     @api.model
     def _carerix_export_entries(self, emails):
         """The entries (sudo, every owner, private and raw ones too) whose
-        From, To or Cc holds one of ``emails``. A mail stored raw is judged on
-        the headers of its original."""
+        From, To or Cc holds one of ``emails``
+        (:meth:`_carerix_person_entries`), and the raw ones whose original
+        has them in To or Cc (a raw entry stores its From only)."""
         emails = normalized_emails(emails)
         if not emails:
             return self.sudo().browse()
-        Entry = self.sudo().with_context(active_test=False)
-        domain = expression.OR(
-            [(name, "ilike", email)]
-            for name in ("email_from", "email_to", "email_cc")
-            for email in emails
-        )
-        found = Entry.search(domain).filtered(
-            lambda e: header_emails(e.email_from, e.email_to, e.email_cc) & emails
-        )
-        raws = self._carerix_raw_originals(
-            Entry.search([("state", "=", "raw")]) - found
-        )
-        for entry, raw in raws.items():
+        found = self._carerix_person_entries(sorted(emails))
+        raw_entries = self.sudo().search([("state", "=", "raw")]) - found
+        for entry, raw in self._carerix_raw_originals(raw_entries).items():
             info = parse_headers(raw)
             if {a.email for a in (*info.from_, *info.to, *info.cc)} & emails:
                 found |= entry
