@@ -16,6 +16,8 @@
         "data/mail_template_data.xml",
         "views/hr_applicant_views.xml",
         "wizards/carerix_mail_export_wizard_views.xml",
+        "views/res_config_settings_views.xml",
+        "data/ir_cron_data.xml",
     ],
     "installable": True,
     "auto_install": True,
