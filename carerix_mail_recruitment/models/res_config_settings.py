@@ -37,7 +37,7 @@ class ResConfigSettings(models.TransientModel):
         return values
 
     def set_values(self):
-        super().set_values()
+        result = super().set_values()
         company = self.company_id
         if (
             company.carerix_retention_enabled != self.carerix_retention_enabled
@@ -49,6 +49,7 @@ class ResConfigSettings(models.TransientModel):
                     "carerix_retention_months": self.carerix_retention_months,
                 }
             )
+        return result
 
     def action_carerix_retention_dry_run(self):
         """*Compute what would be deleted* for the months in the form."""
