@@ -73,22 +73,22 @@ def _on_records(alias, records):
 class RetentionPlan:
     """What retention deletes now for one company: the inactive candidates,
     their records, and the mails archived on them (entry ids, in order),
-    each erased ``whole`` or only its ``copies`` on those records."""
+    each erased ``whole`` or only its copies on those records."""
 
     def __init__(self, company, cutoff):
         self.company = company
         self.cutoff = cutoff
         self.candidates = []  # ids of the inactive candidates
         self.records = {}  # {model: [ids]} of their records
-        self.entries = []  # [(entry id, whole, candidate ids)]
+        self.entries = []  # [(entry id, whole)]
+        self.concerned = set()  # ids of the candidates with mail that goes
 
     def counts(self):
         """The dry-run figures: candidates with mail, mails erased whole,
         mails losing their copies on the candidates' records."""
-        concerned = {cid for _entry, _whole, cids in self.entries for cid in cids}
-        whole = sum(1 for _entry, is_whole, _cids in self.entries if is_whole)
+        whole = sum(1 for _entry, is_whole in self.entries if is_whole)
         return {
-            "candidates": len(concerned),
+            "candidates": len(self.concerned),
             "entries": whole,
             "partial": len(self.entries) - whole,
         }
@@ -126,7 +126,9 @@ class HrCandidate(models.Model):
             "hr.applicant": [aid for aid, _cid in applicants],
             "res.partner": list(partners),
         }
-        plan.entries = self._carerix_retention_entries(plan.records, owner)
+        plan.entries, plan.concerned = self._carerix_retention_entries(
+            plan.records, owner
+        )
         return plan
 
     @api.model
@@ -155,62 +157,60 @@ class HrCandidate(models.Model):
 
     @api.model
     def _carerix_retention_entries(self, records, owner):
-        """``[(entry id, whole, candidate ids)]`` of the synced mails with a
-        copy on ``records``; ``whole`` when no copy is on another record
-        (the owner's mailbox copy aside)."""
-        Entry = self.env["carerix.mailbox.message"]
-        self.env.cr.execute(
+        """``([(entry id, whole)], candidate ids)``: the synced mails with a
+        copy on ``records``, ``whole`` when no copy is on another record (the
+        owner's mailbox copy aside), and the candidates (``owner``: ``{(model,
+        id): candidate id}``) whose records have those copies."""
+        cr = self.env.cr
+        cr.execute(
             SQL(
                 """
-                SELECT m.carerix_mailbox_message_id, m.model, m.res_id, (%(mine)s)
-                  FROM mail_message m
-                 WHERE m.carerix_mailbox_message_id IN (
-                       SELECT c.carerix_mailbox_message_id FROM mail_message c
-                        WHERE c.carerix_mailbox_message_id IS NOT NULL
-                          AND (%(on_c)s))
-                   AND m.model != %(entry_model)s
-                 ORDER BY 1
+                SELECT DISTINCT model, res_id FROM mail_message m
+                 WHERE carerix_mailbox_message_id IS NOT NULL AND (%s)
                 """,
-                mine=_on_records("m", records),
-                on_c=_on_records("c", records),
-                entry_model=Entry._name,
+                _on_records("m", records),
             )
         )
-        entries = {}
-        for entry_id, model, res_id, mine in self.env.cr.fetchall():
-            whole, cids = entries.setdefault(entry_id, [True, set()])
-            if mine:
-                cids.add(owner[model, res_id])
-            else:
-                entries[entry_id][0] = False
-        return [(eid, whole, cids) for eid, (whole, cids) in entries.items()]
+        concerned = {owner[model, res_id] for model, res_id in cr.fetchall()}
+        cr.execute(
+            SQL(
+                """
+                WITH hit AS (
+                    SELECT DISTINCT carerix_mailbox_message_id AS entry
+                      FROM mail_message m
+                     WHERE carerix_mailbox_message_id IS NOT NULL AND (%(on)s))
+                SELECT m.carerix_mailbox_message_id, bool_and(%(on)s)
+                  FROM mail_message m
+                  JOIN hit ON hit.entry = m.carerix_mailbox_message_id
+                 WHERE m.model != %(entry_model)s
+                 GROUP BY 1 ORDER BY 1
+                """,
+                on=_on_records("m", records),
+                entry_model="carerix.mailbox.message",
+            )
+        )
+        return cr.fetchall(), concerned
 
     @api.model
     def _carerix_retention_apply(self, plan, limit):
         """Delete the first ``limit`` mails of ``plan``; returns the audit
-        counts of what went, with ``candidates`` (their ids) and ``whole``
-        (mails erased whole)."""
+        counts of what went, with ``whole`` (mails erased whole)."""
         todo = plan.entries[:limit]
-        whole_ids = [eid for eid, whole, _cids in todo if whole]
-        partial_ids = [eid for eid, whole, _cids in todo if not whole]
+        whole_ids = [eid for eid, whole in todo if whole]
+        partial_ids = [eid for eid, whole in todo if not whole]
         Entry = self.env["carerix.mailbox.message"].sudo()
         self.env.flush_all()
         self.env.cr.execute(
             SQL(
                 "SELECT DISTINCT owner_id FROM carerix_mailbox_message "
                 "WHERE id = ANY(%s)",
-                [eid for eid, _whole, _cids in todo],
+                [eid for eid, _whole in todo],
             )
         )
         owners = len(self.env.cr.fetchall())
         counts = Entry._carerix_erase_entries(Entry.browse(whole_ids), tombstone=True)
         counts["messages"] += self._carerix_retention_strip(plan, partial_ids)
-        counts.update(
-            entries=len(todo),
-            whole=counts["entries"],
-            owners=owners,
-            candidates={cid for _eid, _whole, cids in todo for cid in cids},
-        )
+        counts.update(entries=len(todo), whole=counts["entries"], owners=owners)
         return counts
 
     @api.model
