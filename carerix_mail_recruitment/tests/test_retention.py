@@ -135,6 +135,10 @@ class TestRetention(TransactionCase):
             self.company.write({"carerix_retention_enabled": True})
 
     def test_settings_dry_run_then_switch_on(self):
+        views = self.env["res.config.settings"].get_views([(False, "form")])
+        arch = views["views"]["form"]["arch"]
+        self.assertIn('name="action_carerix_retention_dry_run"', arch)
+        self.assertIn('name="carerix_retention_enabled"', arch)
         settings = self.env["res.config.settings"].create(
             {"carerix_retention_months": 6}
         )
