@@ -34,6 +34,7 @@
         "data/mail_template_data.xml",
         "data/res_users_data.xml",
         "wizards/mail_compose_message_views.xml",
+        "wizards/carerix_mail_erase_wizard_views.xml",
     ],
     "demo": [
         "demo/carerix_mail_demo.xml",

@@ -18,6 +18,7 @@
         "wizards/carerix_mail_export_wizard_views.xml",
         "views/res_config_settings_views.xml",
         "data/ir_cron_data.xml",
+        "views/carerix_mail_erase_wizard_views.xml",
     ],
     "installable": True,
     "auto_install": True,

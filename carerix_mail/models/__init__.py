@@ -28,3 +28,4 @@ from . import bus_presence
 from . import carerix_mail_privacy_log
 from . import carerix_mail_tombstone
 from . import carerix_mailbox_message_erase
+from . import res_partner_forget

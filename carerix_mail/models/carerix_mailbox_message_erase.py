@@ -186,7 +186,9 @@ class CarerixMailboxMessage(models.Model):
                 """
                 SELECT id FROM mail_message
                  WHERE carerix_mailbox_message_id = ANY(%(ids)s)
-                    OR (model = %(model)s AND res_id = ANY(%(ids)s))
+                 UNION
+                SELECT id FROM mail_message
+                 WHERE model = %(model)s AND res_id = ANY(%(ids)s)
                 """,
                 ids=ids,
                 model=self._name,
@@ -210,15 +212,19 @@ class CarerixMailboxMessage(models.Model):
         self.env.cr.execute(
             SQL(
                 """
-                SELECT a.id, a.store_fname FROM ir_attachment a
-                 WHERE (a.res_model = 'mail.message' AND a.res_id = ANY(%(msgs)s))
-                    OR (a.res_model = %(model)s AND a.res_id = ANY(%(ids)s))
-                    OR (a.id IN (SELECT attachment_id FROM message_attachment_rel
-                                  WHERE message_id = ANY(%(msgs)s))
-                        AND NOT EXISTS (
-                            SELECT 1 FROM message_attachment_rel r
-                             WHERE r.attachment_id = a.id
-                               AND NOT r.message_id = ANY(%(msgs)s)))
+                SELECT id, store_fname FROM ir_attachment
+                 WHERE res_model = 'mail.message' AND res_id = ANY(%(msgs)s)
+                 UNION
+                SELECT id, store_fname FROM ir_attachment
+                 WHERE res_model = %(model)s AND res_id = ANY(%(ids)s)
+                 UNION
+                SELECT a.id, a.store_fname FROM message_attachment_rel r
+                  JOIN ir_attachment a ON a.id = r.attachment_id
+                 WHERE r.message_id = ANY(%(msgs)s)
+                   AND NOT EXISTS (
+                       SELECT 1 FROM message_attachment_rel o
+                        WHERE o.attachment_id = a.id
+                          AND NOT o.message_id = ANY(%(msgs)s))
                 """,
                 msgs=message_ids,
                 ids=entry_ids,
@@ -257,8 +263,22 @@ class CarerixMailboxMessage(models.Model):
         if tombstone and emails:
             self.env["carerix.mail.tombstone"]._add_addresses(emails)
         counts["owners"] = len(owners)
+        # Bus messages older than the bus timeout were delivered: drop them
+        # now (Odoo's daily autovacuum would), the person's mail with them.
+        self.env["bus.bus"].sudo()._gc_messages()
         self.env.invalidate_all(flush=False)
         self._carerix_remove_files(fnames)
+        return counts
+
+    @api.model
+    def _carerix_erase_person(self, emails, action):
+        """Erase the archived mail of the person of ``emails`` (with
+        tombstones) and write the audit entry of ``action``; returns the
+        counts. Checks no rights: the callers do."""
+        addresses = normalized_addresses(emails)
+        entries = self._carerix_person_entries(addresses)
+        counts = self._carerix_erase_entries(entries, emails=addresses)
+        self.env["carerix.mail.privacy.log"]._log(action, addresses, counts)
         return counts
 
     @api.model

@@ -21,3 +21,5 @@ from . import test_push_tour
 from . import test_outgoing_server
 from . import test_send_own_server
 from . import test_export
+from . import test_erase_primitives
+from . import test_erase

@@ -143,3 +143,37 @@ class TestErasePrimitives(TransactionCase):
             ["%person.example%", "%" + message_id.strip("<>")[:8] + "%"],
         )
         self.assertEqual(self.env.cr.fetchone()[0], 0)
+
+    def test_forget_partner_erases_his_archived_mail(self):
+        box = self.boxes[0]
+        entry = self.archive(box, make_mail(PERSON, box.user_id.email, "forget me"))
+        kept = self.archive(box, make_mail("joann@person.example", box.user_id.email))
+        copies = entry.copy_ids
+        self.assertIn(
+            ("res.partner", self.ann.id), {(m.model, m.res_id) for m in copies}
+        )
+        officer = new_test_user(
+            self.env,
+            login="erase_officer",
+            groups="base.group_user,base.group_partner_manager,"
+            "privacy_partner_to_be_forgotten.group_partner_anonymize",
+        )
+        wizard = (
+            self.env["partner.anonymize.wizard"]
+            .with_user(officer)
+            .with_context(active_ids=self.ann.ids)
+            .create({})
+        )
+        wizard.action_confirm()
+        self.assertFalse(entry.exists())
+        self.assertFalse(copies.exists())
+        self.assertTrue(kept.exists())
+        self.assertNotEqual(self.ann.email, PERSON)
+        self.assertFalse(self.Entry._carerix_person_entries([PERSON]))
+        log = self.env["carerix.mail.privacy.log"].search([], limit=1)
+        self.assertEqual(
+            (log.action, log.user_id, log.entry_count, log.message_count),
+            ("forget", officer, 1, len(copies)),
+        )
+        # and it stays erased: the same mail is not archived again
+        self.assertFalse(self.archive(box, make_mail(PERSON, box.user_id.email)))

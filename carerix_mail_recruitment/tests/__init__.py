@@ -4,3 +4,4 @@ from . import test_refuse
 from . import test_sync
 from . import test_export
 from . import test_retention
+from . import test_erase

@@ -1,2 +1,3 @@
 from . import applicant_get_refuse_reason
 from . import carerix_mail_export_wizard
+from . import carerix_mail_erase_wizard
