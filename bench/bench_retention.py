@@ -16,7 +16,7 @@ is kept for the client, without the candidate's copies.
 Then: the dry run (timed), retention switched on for 12 months, and the cron
 run as Odoo 18's runner runs it: one call per batch, a commit after each,
 again while ``_notify_progress`` reports mails remaining; once per batch size
-of ``--batch`` (default 500, the cron's own, and 2,000), each in a copy of the
+of ``--batch`` (default 500 and 2,000, the cron's own), each in a copy of the
 populated database. Prints the seconds, mails per second, batches (and the
 part of a batch spent finding the inactive candidates and their mail) and the
 progress reported.
@@ -310,7 +310,7 @@ def main():
         "--batch",
         default="500,2000",
         help="batch sizes, each run in a copy of the populated database "
-        "(500: the cron's own)",
+        "(2000: the cron's own)",
     )
     parser.add_argument(
         "--postgres",
