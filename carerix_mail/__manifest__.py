@@ -30,6 +30,7 @@
         "views/carerix_mail_excluded_views.xml",
         "views/oauth_templates.xml",
         "wizards/carerix_mailbox_folder_wizard_views.xml",
+        "wizards/carerix_mail_export_wizard_views.xml",
         "data/ir_cron_data.xml",
         "data/mail_template_data.xml",
         "data/res_users_data.xml",

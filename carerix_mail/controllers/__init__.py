@@ -1,2 +1,3 @@
 from . import thread
 from . import oauth
+from . import export

@@ -5,6 +5,7 @@ from . import carerix_mailbox_message
 from . import carerix_mailbox_message_archive
 from . import carerix_mailbox_message_match
 from . import carerix_mail_excluded
+from . import carerix_mailbox_message_export
 from . import mail_message
 from . import res_partner
 from . import res_users

@@ -22,5 +22,6 @@ from . import test_outgoing_server
 from . import test_send_own_server
 from . import test_excluded
 from . import test_search_mail
+from . import test_export
 from . import test_erase_primitives
 from . import test_erase

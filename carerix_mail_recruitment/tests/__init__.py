@@ -3,6 +3,8 @@ from . import test_templates
 from . import test_refuse
 from . import test_sync
 from . import test_search_mail
+from . import test_export
+from . import test_retention
 from . import test_erase
 from . import test_cv
 from . import test_candidate_from_mail
