@@ -1,4 +1,4 @@
-"""Benchmarks of the candidate data lifecycle (issue 17). Prints figures,
+"""Benchmarks of the candidate data lifecycle. Prints figures,
 asserts nothing.
 
 Phase ``erase``: one person's archived mail, ``--mails`` (5,000) across

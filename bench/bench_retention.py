@@ -1,5 +1,5 @@
 """Benchmark of the retention of archived mail with inactive candidates
-(phase ``retention``, issue 17). Prints figures, asserts nothing but that the
+(phase ``retention``). Prints figures, asserts nothing but that the
 dry run counted what the run deleted.
 
 It starts its own PostgreSQL, installs carerix_mail_recruitment (without demo
