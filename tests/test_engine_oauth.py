@@ -52,16 +52,21 @@ def _oauth_settings(user, token, protocol="imap", security="ssl", **overrides):
     )
 
 
-def _login_method(server, login, timeout=5.0):
-    """The SASL mechanism of ``login``'s last login, from Dovecot's log."""
+def _login_method(server, login, service, expected, timeout=5.0):
+    """The SASL mechanism of ``login``'s logins to ``service`` (``imap`` or
+    ``pop3``), from Dovecot's log: ``expected`` once a login with it is
+    logged (the log is written asynchronously, after the login of the
+    fixture's APPEND too), else the last one logged within ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
         methods = [
             line.split("method=")[1].split(",")[0]
             for line in server.log_file.read_text().splitlines()
-            if "Login: user=<%s>" % login in line
+            if f"{service}-login:" in line and "Login: user=<%s>," % login in line
         ]
-        if methods or time.monotonic() > deadline:
+        if expected in methods:
+            return expected
+        if time.monotonic() > deadline:
             return methods[-1] if methods else None
         time.sleep(0.05)
 
@@ -88,7 +93,7 @@ def test_engine_oauth_login_matrix(
             assert [m.uid for b in batches for m in b.messages] == [uid]
         else:
             assert len(list(mailbox.new_messages(()))) == 1
-    assert _login_method(user.server, user.login) == mechanism
+    assert _login_method(user.server, user.login, protocol, mechanism) == mechanism
 
 
 def test_engine_oauth_password_users_unchanged(mail_user, idp):

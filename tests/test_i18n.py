@@ -39,15 +39,15 @@ def test_a_term_missing_from_the_pot_fails_the_check(repo, capsys):
 
 def test_a_new_term_in_nl_po_goes_into_the_pot(repo, capsys):
     nl = repo / "i18n" / "nl.po"
-    entry = polib.POEntry(msgid="Candidate", msgstr="Kandidaat")
+    entry = polib.POEntry(msgid="Brand-new term", msgstr="Gloednieuwe term")
     _edit(nl, lambda po: po.append(entry))
     assert i18n.check() == 1
-    assert "lacks 'Candidate'" in capsys.readouterr().out
+    assert "lacks 'Brand-new term'" in capsys.readouterr().out
 
     i18n.write_templates()
     assert i18n.check() == 0, capsys.readouterr().out
     pot = polib.pofile(str(repo / "i18n" / f"{ADDON}.pot"))
-    assert pot.find("Candidate").msgstr == ""
+    assert pot.find("Brand-new term").msgstr == ""
     assert [e.msgid for e in pot] == sorted(e.msgid for e in pot)
 
 
