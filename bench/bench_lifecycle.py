@@ -20,21 +20,12 @@ Usage (needs Odoo 18.0 importable; starts its own PostgreSQL):
 import argparse
 import datetime
 import os
-import platform
 import random
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-
-import devservices  # noqa: E402
+from odoo_bench import OdooBench, log, log_machine
 
 PHASES = ("erase",)
 PERSON = "ann.person@candidate.example"
@@ -44,10 +35,6 @@ WORDS = (
     "projectleider werkvoorbereider monteur planner beschikbaar per direct "
     "ervaring rijbewijs gesprek dinsdag salarisindicatie referenties"
 ).split()
-
-
-def log(text):
-    print(text, flush=True)
 
 
 def make_mail(rnd, n, sender, to, cc=None, cv=False):
@@ -76,51 +63,9 @@ def make_mail(rnd, n, sender, to, cc=None, cv=False):
     return msg.as_bytes()
 
 
-class Bench:
+class Bench(OdooBench):
     def __init__(self, args):
-        self.args = args
-        self.tmp = Path(tempfile.mkdtemp(prefix="carerix-bench-lifecycle."))
-        durable = args.postgres == "durable"
-        self.pg = devservices.Postgres(self.tmp / "pg", durable=durable).start()
-        log(
-            "PostgreSQL: "
-            + ("its default durability" if durable else "fsync and sync commits off")
-        )
-        self.conf = self.tmp / "odoo.conf"
-        addons = subprocess.run(
-            ["bash", "-c", f"source {ROOT}/scripts/lib.sh && odoo_addons_path"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        self.conf.write_text(
-            "[options]\n"
-            f"db_host = {self.pg.host}\ndb_port = {self.pg.port}\n"
-            f"db_user = {self.pg.user}\ndb_password = {self.pg.password}\n"
-            f"addons_path = {addons}\ndata_dir = {self.tmp / 'data'}\n"
-        )
-        started = time.monotonic()
-        subprocess.run(
-            [sys.executable, "-m", "odoo", "-c", str(self.conf), "-d", "bench_life"]
-            + ["-i", "carerix_mail", "--without-demo=all", "--stop-after-init"]
-            + ["--log-level=warn"],
-            check=True,
-        )
-        log(f"database ready in {time.monotonic() - started:.0f}s")
-        import odoo  # noqa: PLC0415 (Odoo is only needed past this point)
-
-        odoo.tools.config.parse_config(["-c", str(self.conf), "--log-level=warn"])
-        self.odoo = odoo
-        self.registry = odoo.modules.registry.Registry("bench_life")
-
-    def close(self):
-        self.pg.stop()
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def env(self, cr):
-        from odoo import SUPERUSER_ID, api  # noqa: PLC0415
-
-        return api.Environment(cr, SUPERUSER_ID, {})
+        super().__init__(args, "bench_life", "carerix_mail", "lifecycle")
 
     # ------------------------------------------------------------------
     def erase(self):
@@ -250,11 +195,7 @@ def main():
     parser.add_argument("--noise", type=int, default=5000)
     parser.add_argument("--postgres", choices=("durable", "fast"), default="durable")
     args = parser.parse_args()
-    log(
-        f"machine: {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{time.strftime('%Y-%m-%d')}"
-    )
+    log_machine()
     bench = Bench(args)
     try:
         for phase in args.only.split(","):

@@ -30,30 +30,16 @@ Usage (needs Odoo 18.0 importable):
 import argparse
 import contextlib
 import datetime
-import os
-import platform
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
 from email.message import EmailMessage
 from email.utils import format_datetime
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-
-import devservices  # noqa: E402
+from odoo_bench import OdooBench, log, log_machine
 
 DB = "bench_retention"
 OWNERS = 10
 ARCHIVE_BATCH = 250
 CLIENT = "client@corp.example"
-
-
-def log(text):
-    print(text, flush=True)
 
 
 def raw_mail(number, sender, owner_email, cc):
@@ -69,48 +55,9 @@ def raw_mail(number, sender, owner_email, cc):
     return msg.as_bytes()
 
 
-class Bench:
+class Bench(OdooBench):
     def __init__(self, args):
-        self.args = args
-        self.tmp = Path(tempfile.mkdtemp(prefix="carerix-bench-retention."))
-        self.pg = devservices.Postgres(
-            self.tmp / "pg", durable=args.postgres == "durable"
-        ).start()
-        addons = subprocess.run(
-            ["bash", "-c", f"source {ROOT}/scripts/lib.sh && odoo_addons_path"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        self.conf = self.tmp / "odoo.conf"
-        self.conf.write_text(
-            "[options]\n"
-            f"db_host = {self.pg.host}\ndb_port = {self.pg.port}\n"
-            f"db_user = {self.pg.user}\ndb_password = {self.pg.password}\n"
-            f"addons_path = {addons}\ndata_dir = {self.tmp / 'data'}\n"
-        )
-        started = time.monotonic()
-        subprocess.run(
-            [sys.executable, "-m", "odoo", "-c", str(self.conf), "-d", DB]
-            + ["-i", "carerix_mail_recruitment", "--without-demo=all"]
-            + ["--stop-after-init", "--log-level=warn"],
-            check=True,
-        )
-        log(f"database ready in {time.monotonic() - started:.0f}s")
-        import odoo  # noqa: PLC0415 (Odoo is only needed past this point)
-
-        odoo.tools.config.parse_config(["-c", str(self.conf), "--log-level=warn"])
-        self.odoo = odoo
-        self.registry = odoo.modules.registry.Registry(DB)
-
-    def close(self):
-        self.pg.stop()
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def env(self, cr):
-        from odoo import SUPERUSER_ID, api  # noqa: PLC0415
-
-        return api.Environment(cr, SUPERUSER_ID, {})
+        super().__init__(args, DB, "carerix_mail_recruitment", "retention")
 
     # ------------------------------------------------------------------
     def populate(self):
@@ -321,11 +268,7 @@ def main():
     )
     args = parser.parse_args()
     args.batch = [int(n) for n in args.batch.split(",")]
-    log(
-        f"machine: {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{time.strftime('%Y-%m-%d')}"
-    )
+    log_machine()
     bench = Bench(args)
     try:
         bench.retention()
