@@ -21,7 +21,8 @@ def _secret(env):
 
 def privacy_hash(env, kind, value):
     """Keyed hash (HMAC-SHA256, hex) of ``value`` of ``kind`` (``"address"``:
-    an email address, normalized; ``"message"``: a Message-ID, without angle
+    an email address, normalized; ``"message"``: a mail's identity, its dedup
+    key of Message-ID and content hash, or a Message-ID, without angle
     brackets). Empty when there is nothing to hash."""
     if kind == "address":
         value = email_normalize(value or "", strict=False) or ""

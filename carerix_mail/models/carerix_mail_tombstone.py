@@ -11,8 +11,9 @@ from .carerix_mailbox_message_archive import _utc_naive
 
 
 class CarerixMailTombstone(models.Model):
-    """One erased mail (the hash of its Message-ID) or one erased person (the
-    hash of an address, with the time of the erasure). Global: a mail
+    """One erased mail (the hash of its identity, the dedup key: Message-ID
+    and content hash) or one erased person (the hash of an address, with the
+    time of the erasure). Global: a mail
     erased is erased for every owner."""
 
     _name = "carerix.mail.tombstone"
@@ -32,7 +33,7 @@ class CarerixMailTombstone(models.Model):
 
     @api.model
     def _add(self, kind, values):
-        """Keep a tombstone of each of ``values`` (Message-IDs or addresses,
+        """Keep a tombstone of each of ``values`` (dedup keys or addresses,
         by ``kind``), erased now."""
         hashes = sorted({privacy_hash(self.env, kind, v) for v in values} - {""})
         if not hashes:
@@ -53,8 +54,8 @@ class CarerixMailTombstone(models.Model):
         self.invalidate_model()
 
     @api.model
-    def _add_messages(self, message_ids):
-        self._add("message", message_ids)
+    def _add_messages(self, dedup_keys):
+        self._add("message", dedup_keys)
 
     @api.model
     def _add_addresses(self, emails):
@@ -63,7 +64,7 @@ class CarerixMailTombstone(models.Model):
     @api.model
     def _erased(self, infos):
         """Per ``MessageInfo`` of ``infos`` (in order) whether it is a mail
-        that was erased: its Message-ID has a tombstone, or it is dated
+        that was erased: its identity (dedup key) has a tombstone, or it is dated
         before (or not dated) the erasure of an address of its From, To or
         Cc. Mail a person sends after his erasure is not erased."""
         if not infos:
@@ -96,10 +97,10 @@ class CarerixMailTombstone(models.Model):
 
     @api.model
     def _hashes(self, info):
-        """The hash of the Message-ID of ``info`` and those of its From, To
-        and Cc addresses."""
+        """The hash of the identity (dedup key) of ``info`` and those of its
+        From, To and Cc addresses."""
         addresses = {a.email for a in (*info.from_, *info.to, *info.cc) if a.email}
         return (
-            privacy_hash(self.env, "message", info.message_id or ""),
+            privacy_hash(self.env, "message", info.dedup_key or ""),
             {privacy_hash(self.env, "address", a) for a in addresses},
         )

@@ -165,7 +165,7 @@ class CarerixMailboxMessage(models.Model):
     @api.model
     def _carerix_erase_collect(self, entry_ids):
         """``{"entries", "messages", "attachments", "owners", "fnames",
-        "message_ids"}`` of the entries ``entry_ids``: what erasing them
+        "dedup_keys"}`` of the entries ``entry_ids``: what erasing them
         removes. An attachment goes with the messages when it belongs to one
         of them or to an entry (a raw ``.eml``), or when only these messages
         use it."""
@@ -173,7 +173,7 @@ class CarerixMailboxMessage(models.Model):
         cr.execute(
             SQL(
                 """
-                SELECT id, owner_id, message_id_header
+                SELECT id, owner_id, dedup_key
                   FROM carerix_mailbox_message WHERE id = ANY(%s)
                 """,
                 entry_ids,
@@ -199,7 +199,7 @@ class CarerixMailboxMessage(models.Model):
         return {
             "entries": ids,
             "owners": {row[1] for row in rows},
-            "message_ids": [row[2] for row in rows if row[2]],
+            "dedup_keys": [row[2] for row in rows if row[2]],
             "messages": message_ids,
             "attachments": [att_id for att_id, _fname in attachments],
             "fnames": {fname for _att_id, fname in attachments if fname},
@@ -240,11 +240,12 @@ class CarerixMailboxMessage(models.Model):
     def _carerix_erase_entries(self, entries, tombstone=True, emails=()):
         """Erase ``entries`` (any owner) and all that was archived of them;
         returns the counts ``{"entries", "messages", "attachments",
-        "owners"}``. With ``tombstone``, the Message-IDs of the mails (and
-        ``emails``, the person's addresses, with the time of the erasure)
-        are kept as keyed hashes so that a later sync does not archive the
-        mails again. Works in rounds of :data:`ERASE_BATCH` entries. Checks
-        no rights: the callers do."""
+        "owners"}``. With ``tombstone``, the identities of the mails (their
+        dedup keys: Message-ID and content hash, so that a forged mail with
+        an erased Message-ID is not dropped) and ``emails`` (the person's
+        addresses, with the time of the erasure) are kept as keyed hashes so
+        that a later sync does not archive the mails again. Works in rounds
+        of :data:`ERASE_BATCH` entries. Checks no rights: the callers do."""
         counts = _empty_counts()
         owners, fnames = set(), set()
         self = self.sudo()
@@ -252,7 +253,7 @@ class CarerixMailboxMessage(models.Model):
         for chunk in split_every(ERASE_BATCH, sorted(set(entries.ids)), list):
             found = self._carerix_erase_collect(chunk)
             if tombstone:
-                self.env["carerix.mail.tombstone"]._add_messages(found["message_ids"])
+                self.env["carerix.mail.tombstone"]._add_messages(found["dedup_keys"])
             self._carerix_erase_notify(found["messages"])
             self._carerix_erase_rows(found)
             counts["entries"] += len(found["entries"])

@@ -4,6 +4,7 @@ equal to the preview), and the tombstones that keep the sync from archiving
 the erased mail again while mail sent after the erasure is archived."""
 
 import datetime
+import email
 from email.utils import make_msgid
 
 from odoo.tests import TransactionCase, new_test_user, tagged
@@ -106,6 +107,13 @@ class TestErasePrimitives(TransactionCase):
         # the same mail again, in any mailbox: nothing is created
         self.assertFalse(self.archive(one, with_id))
         self.assertFalse(self.archive(two, with_id))
+        # another sender's mail reusing its Message-ID is not dropped: the
+        # tombstone is of the mail's identity (Message-ID and content)
+        forged_id = email.message_from_bytes(with_id)["Message-ID"]
+        forged = make_mail(
+            "someone@else.example", two.user_id.email, "hi", message_id=forged_id
+        )
+        self.assertTrue(self.archive(two, forged))
         # an older mail with no Message-ID of the person, kept raw or not
         no_id = make_mail(PERSON, two.user_id.email, "no id", date=old)
         no_id = no_id.replace(b"Message-ID:", b"X-Old-ID:")
