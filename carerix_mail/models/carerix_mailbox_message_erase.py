@@ -95,33 +95,14 @@ class CarerixMailboxMessage(models.Model):
         return super()._carerix_skip_duplicates(batch, kept)
 
     @api.model
-    def _store_raw_only(
-        self,
-        mailbox,
-        raw,
-        direction="incoming",
-        folder="",
-        reason="",
-        info=None,
-        server_id=None,
-        size=None,
-    ):
+    def _store_raw_only(self, mailbox, raw, *args, info=None, **kwargs):
         """Nor is an erased mail kept raw."""
         if info is None and raw is not None:
             info = parse_headers(raw)
         Tombstone = self.env["carerix.mail.tombstone"].sudo()
         if info is not None and Tombstone._erased([info])[0]:
             return self.browse()
-        return super()._store_raw_only(
-            mailbox,
-            raw,
-            direction=direction,
-            folder=folder,
-            reason=reason,
-            info=info,
-            server_id=server_id,
-            size=size,
-        )
+        return super()._store_raw_only(mailbox, raw, *args, info=info, **kwargs)
 
     # ------------------------------------------------------------------
     # Finding and previewing

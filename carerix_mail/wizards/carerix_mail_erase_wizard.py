@@ -3,19 +3,14 @@ erasure of every archived copy of the person's mail, for every owner, with
 an audit entry. Only the *Data protection* group may use it."""
 
 from odoo import _, api, fields, models
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import UserError
 
 from ..models.carerix_mailbox_message_erase import normalized_addresses
-
-DATA_PROTECTION = "carerix_mail.group_data_protection"
 
 
 def check_data_protection(env):
     """Raise unless the user of ``env`` is in the *Data protection* group."""
-    if not env.su and not env.user.has_group(DATA_PROTECTION):
-        raise AccessError(
-            _("Only the Data protection group may erase a person's archived mail.")
-        )
+    env["carerix.mailbox.message"]._carerix_check_data_protection()
 
 
 class CarerixMailEraseWizard(models.TransientModel):
